@@ -1,0 +1,171 @@
+//! Fixed-point formats and the few integer primitives the mechanism needs.
+//!
+//! | format | storage | value | range | resolution | used for |
+//! |---|---|---|---|---|---|
+//! | [`Q30`] | `i32` | raw · 2⁻³⁰ | [−2, 2) | 9.3e-10 | unit-ball coordinates, normalised features ψ |
+//! | accumulator | `i64` | raw · 2^-F_noise | plan-chosen | 2^-F_noise | exact sums of payloads before noise |
+//! | image word | `i32` | raw · 2^-F_store | plan-chosen | 2^-F_store | noised aggregate, stored in the image |
+//! | query feature | `i32` | raw · 2^-F_query | [−1, 1] | 2^-F_query | ψ(q̂) in the query dot products |
+//!
+//! The plan chooses `F_noise`, `F_store` and `F_query` from public parameters only, so that
+//! no intermediate can overflow for any input within the bounds (each choice carries its
+//! proof in `mechanism::plan`). The primitives here still saturate instead of wrapping, so
+//! that a violated proof would show up as a clamped value and never as undefined behaviour
+//! or a panic.
+//!
+//! # Rounding
+//! Every primitive names its rounding direction: [`round_shr`] rounds to nearest (ties away
+//! from zero, error ≤ ½ unit), [`trunc_shr`] rounds toward zero (never increases a
+//! magnitude, which is what norm bounds need).
+
+mod q30;
+
+pub use q30::Q30;
+
+/// Arithmetic shift right by `sh` bits, rounding to nearest with ties away from zero.
+///
+/// # Scaling and overflow
+/// Input raw·2^-F, output raw·2^-(F-sh). |error| ≤ 2^(sh-1) input units (½ output unit).
+/// Never overflows: the magnitude is handled in `u64`, where `|x| + 2^(sh-1)` ≤ 2^63 + 2^62
+/// fits. `sh ≥ 64` returns 0 (every representable value rounds to 0 at that scale except
+/// exactly representable halves, which cannot occur).
+#[inline]
+pub const fn round_shr(x: i64, sh: u32) -> i64 {
+    if sh == 0 {
+        return x;
+    }
+    if sh >= 64 {
+        return 0;
+    }
+    let neg = x < 0;
+    let m = x.unsigned_abs();
+    let half = 1u64 << (sh - 1);
+    // m ≤ 2^63 and half ≤ 2^62, so the sum fits in u64; after the shift by ≥ 1 the result
+    // is ≤ 2^62 + 2^61 and fits in i64.
+    let r = ((m as u128 + half as u128) >> sh) as u64;
+    let r = r as i64;
+    if neg { -r } else { r }
+}
+
+/// Arithmetic shift right by `sh` bits, rounding toward zero (|result| never exceeds the
+/// exact value: safe for norm bounds).
+///
+/// # Scaling and overflow
+/// Input raw·2^-F, output raw·2^-(F-sh); |error| < 1 output unit; cannot overflow.
+#[inline]
+pub const fn trunc_shr(x: i64, sh: u32) -> i64 {
+    if sh >= 64 {
+        return 0;
+    }
+    let neg = x < 0;
+    let m = x.unsigned_abs() >> sh;
+    // m ≤ 2^63 >> sh; for sh = 0 and x = i64::MIN, m = 2^63 which does not fit: saturate.
+    let r = if m > i64::MAX as u64 {
+        i64::MAX
+    } else {
+        m as i64
+    };
+    if neg { -r } else { r }
+}
+
+/// Clamp an `i64` into `i32` (saturating).
+#[inline]
+pub const fn sat_i32(x: i64) -> i32 {
+    if x > i32::MAX as i64 {
+        i32::MAX
+    } else if x < i32::MIN as i64 {
+        i32::MIN
+    } else {
+        x as i32
+    }
+}
+
+/// `a · b >> sh` rounded to nearest, with the product formed in `i128` so it cannot
+/// overflow; the result saturates to `i64`.
+///
+/// # Scaling and overflow
+/// Formats add: (Fa + Fb − sh) fraction bits out. |error| ≤ ½ output unit.
+#[inline]
+pub fn mul_round(a: i64, b: i64, sh: u32) -> i64 {
+    let p = i128::from(a) * i128::from(b);
+    let neg = p < 0;
+    let m = p.unsigned_abs();
+    let r = if sh == 0 {
+        m
+    } else if sh >= 128 {
+        0
+    } else {
+        (m >> sh) + ((m >> (sh - 1)) & 1)
+    };
+    let r = if r > i64::MAX as u128 {
+        i64::MAX
+    } else {
+        r as i64
+    };
+    if neg { -r } else { r }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_shr_is_nearest_ties_away() {
+        let cases: &[(i64, u32, i64)] = &[
+            (5, 1, 3),
+            (-5, 1, -3),
+            (4, 1, 2),
+            (7, 2, 2),
+            (6, 2, 2),
+            (-6, 2, -2),
+            (5, 2, 1),
+            (i64::MAX, 1, 1 << 62),
+            (i64::MIN, 1, -(1 << 62)),
+            (i64::MIN, 63, -1),
+            (123, 0, 123),
+            (123, 64, 0),
+        ];
+        for &(x, sh, want) in cases {
+            assert_eq!(round_shr(x, sh), want, "round_shr({x}, {sh})");
+        }
+    }
+
+    #[test]
+    fn round_shr_error_is_at_most_half_unit() {
+        for x in -1000i64..1000 {
+            for sh in 1..6u32 {
+                let exact = x as f64 / f64::from(1u32 << sh);
+                let got = round_shr(x, sh) as f64;
+                assert!((got - exact).abs() <= 0.5, "{x} >> {sh}");
+            }
+        }
+    }
+
+    #[test]
+    fn trunc_shr_never_grows_magnitude() {
+        for x in -1000i64..1000 {
+            for sh in 0..6u32 {
+                let got = trunc_shr(x, sh);
+                assert!(got.unsigned_abs() << sh <= x.unsigned_abs());
+                assert!((x.unsigned_abs() >> sh) == got.unsigned_abs());
+            }
+        }
+        assert_eq!(trunc_shr(i64::MIN, 0), -i64::MAX);
+    }
+
+    #[test]
+    fn mul_round_matches_exact() {
+        assert_eq!(mul_round(3, 5, 1), 8);
+        assert_eq!(mul_round(-3, 5, 1), -8);
+        assert_eq!(mul_round(1 << 30, 1 << 30, 30), 1 << 30);
+        assert_eq!(mul_round(i64::MAX, i64::MAX, 0), i64::MAX);
+        assert_eq!(mul_round(i64::MIN, i64::MAX, 0), -i64::MAX);
+    }
+
+    #[test]
+    fn sat_i32_clamps() {
+        assert_eq!(sat_i32(1 << 40), i32::MAX);
+        assert_eq!(sat_i32(-(1 << 40)), i32::MIN);
+        assert_eq!(sat_i32(-7), -7);
+    }
+}
