@@ -25,6 +25,7 @@
 
 pub mod error;
 pub mod fixed;
+pub mod samplers;
 
 pub use error::{Error, Result};
 
