@@ -25,6 +25,7 @@
 
 pub mod error;
 pub mod fixed;
+mod panic;
 
 pub use error::{Error, Result};
 
