@@ -177,6 +177,18 @@ mod tests {
     }
 
     #[test]
+    fn test_rng_is_the_golden_byte_stream() {
+        // Reference value of SplitMix64(seed 1), first output (ffi-tests/golden/README.md).
+        let mut a = TestRng::new(1);
+        assert_eq!(a.next_u64(), 0x910A_2DEC_8902_5CC1);
+        let (mut b, mut c) = (TestRng::new(7), TestRng::new(7));
+        let x = b.next_u64();
+        let lo = c.next_u32();
+        let hi = c.next_u32();
+        assert_eq!(x, u64::from(lo) | (u64::from(hi) << 32));
+    }
+
+    #[test]
     fn sizes_fit_the_firmware_buffers() {
         for case in [DEVICE, FLASH] {
             let p = plan(&case).unwrap();

@@ -88,36 +88,60 @@ pub fn plan(case: &Case) -> Result<Plan> {
     Plan::new(case.d, case.dv, case.n)
 }
 
-/// Deterministic test RNG (SplitMix64, the same generator as the library's test RNG). **Not
-/// cryptographic**: it exists so that a build on the device and on the host draw identical
-/// values. The `TryCryptoRng` marker is implemented only so it satisfies the mechanism's
-/// bound in tests; never use it for a real release.
+/// Deterministic test RNG: SplitMix64 as a **byte stream**, the project's golden-vector
+/// generator (`ffi-tests/golden/README.md`): each 64-bit output is emitted as 8
+/// little-endian bytes; `next_u64` takes the next 8 bytes, `next_u32` the next 4, so any mix
+/// of calls (or a C fill callback) draws the same bytes. **Not cryptographic**: it exists so
+/// that a build on the device and on the host draw identical values. The `TryCryptoRng`
+/// marker is implemented only to satisfy the mechanism's bound in tests; never use it for
+/// a real release.
 #[derive(Debug, Clone)]
-pub struct TestRng(u64);
+pub struct TestRng {
+    state: u64,
+    buf: [u8; 8],
+    pos: usize,
+}
 
 impl TestRng {
     /// A generator with the given seed.
     pub const fn new(seed: u64) -> Self {
-        TestRng(seed)
+        TestRng {
+            state: seed,
+            buf: [0; 8],
+            pos: 8,
+        }
+    }
+
+    fn byte(&mut self) -> u8 {
+        if self.pos >= 8 {
+            self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            self.buf = (z ^ (z >> 31)).to_le_bytes();
+            self.pos = 0;
+        }
+        let b = self.buf.get(self.pos).copied().unwrap_or(0);
+        self.pos += 1;
+        b
     }
 }
 
 impl TryRng for TestRng {
     type Error = Infallible;
     fn try_next_u32(&mut self) -> core::result::Result<u32, Infallible> {
-        Ok((self.try_next_u64()? >> 32) as u32)
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
     }
     fn try_next_u64(&mut self) -> core::result::Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Ok(z ^ (z >> 31))
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
     }
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> core::result::Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let w = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&w[..chunk.len()]);
+        for x in dst.iter_mut() {
+            *x = self.byte();
         }
         Ok(())
     }
