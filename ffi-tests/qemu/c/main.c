@@ -82,9 +82,19 @@ static void do_build(void *p) {
                      DEVICE_SEED, image_buf, image_len, scratch_buf, scratch_len, &c->written);
 }
 
-struct query_ctx {
+struct open_ctx {
     const uint8_t *image;
     size_t image_len;
+    qw_attn *attn;
+    int32_t rc;
+};
+static void do_open(void *p) {
+    struct open_ctx *c = p;
+    c->rc = qw_open(c->image, c->image_len, c->attn);
+}
+
+struct query_ctx {
+    const qw_attn *attn;
     const float *q;
     size_t d, dv;
     float *out;
@@ -92,11 +102,11 @@ struct query_ctx {
 };
 static void do_query(void *p) {
     struct query_ctx *c = p;
-    c->rc = qw_query(c->image, c->image_len, c->q, c->d, c->out, c->dv, qscratch_buf,
-                     qscratch_len);
+    c->rc = qw_query(c->attn, c->q, c->d, c->out, c->dv, qscratch_buf, qscratch_len);
 }
 
 struct queries {
+    uint64_t open_instr;
     uint64_t max_instr;
     size_t stack;
 };
@@ -104,11 +114,19 @@ struct queries {
 static struct queries run_queries(const calibration *cal, const char *name, const uint8_t *img,
                                   size_t img_len, size_t d, size_t dv, size_t nq,
                                   const float *queries, const float *expected) {
-    struct queries r = {0, 0};
+    struct queries r = {0, 0, 0};
+    static qw_attn attn;
+    struct open_ctx o = {img, img_len, &attn, -99};
+    r.open_instr = cal_instructions(cal, measure_ticks(do_open, &o));
+    printf("%s: open %llu instructions\n", name, (unsigned long long)r.open_instr);
+    if (o.rc != 0) {
+        check("open", 0);
+        return r;
+    }
     float out[DV_MAX];
     int all_ok = 1;
     for (size_t i = 0; i < nq; i++) {
-        struct query_ctx c = {img, img_len, queries + i * d, d, dv, out, -99};
+        struct query_ctx c = {&attn, queries + i * d, d, dv, out, -99};
         memset(out, 0, sizeof out);
         uint64_t n = cal_instructions(cal, measure_ticks(do_query, &c));
         if (n > r.max_instr) r.max_instr = n;
@@ -127,7 +145,7 @@ static struct queries run_queries(const calibration *cal, const char *name, cons
     snprintf(label, sizeof label, "%s: queries match host outputs bit for bit", name);
     check(label, all_ok);
     /* Stack of one query, checked again so the measured run is a real one. */
-    struct query_ctx c = {img, img_len, queries, d, dv, out, -99};
+    struct query_ctx c = {&attn, queries, d, dv, out, -99};
     memset(out, 0, sizeof out);
     size_t s = measure_stack(do_query, &c);
     check("query under stack measurement", c.rc == 0 && same_bits(out, expected, dv));
@@ -188,13 +206,15 @@ int main(void) {
                                     FLASH_DV, FLASH_NQ, flash_queries, flash_expected);
 
     size_t stack_max = MAX(build_stack, MAX(dev.stack, fl.stack));
-    printf("qemu-fw: RESULT machine=%s workload=%s query_instr=%llu build_instr=%llu "
+    printf("qemu-fw: RESULT machine=%s workload=%s device=%dx%dx%d query_instr=%llu build_instr=%llu "
            "stack_bytes=%u build_stack=%u query_stack=%u flash_query_instr=%llu "
-           "flash_query_stack=%u image_bytes=%u flash_image_bytes=%u\n",
-           MACHINE, WORKLOAD_NAME, (unsigned long long)dev.max_instr,
+           "flash_query_stack=%u image_bytes=%u flash_image_bytes=%u open_instr=%llu "
+           "flash_open_instr=%llu\n",
+           MACHINE, WORKLOAD_NAME, DEVICE_D, DEVICE_DV, DEVICE_N, (unsigned long long)dev.max_instr,
            (unsigned long long)build_instr, (unsigned)stack_max, (unsigned)build_stack,
            (unsigned)dev.stack, (unsigned long long)fl.max_instr, (unsigned)fl.stack,
-           (unsigned)DEVICE_IMAGE_LEN, (unsigned)FLASH_IMAGE_LEN);
+           (unsigned)DEVICE_IMAGE_LEN, (unsigned)FLASH_IMAGE_LEN,
+           (unsigned long long)dev.open_instr, (unsigned long long)fl.open_instr);
     printf("qemu-fw: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -2,9 +2,9 @@
 //! 1. picks the per-machine `memory/<machine>.x` (machine from the target, or the
 //!    `QEMU_MACHINE` environment variable) and puts it on the linker path as `memory.x`;
 //! 2. links the binaries with cortex-m-rt's `link.x`;
-//! 3. computes the golden vectors on the host (same workload code) into `OUT_DIR`, where
-//!    `src/data.rs` picks them up with `include_bytes!`;
-//! 4. sets `cfg(armv6m)` on Cortex-M0 (no `ldrex`/`strex`).
+//! 3. computes the golden vectors on the host (same workload code) for the machine's
+//!    profile into `OUT_DIR`, where `src/data.rs` picks them up with `include_bytes!`;
+//! 4. sets `cfg(qemu_small_ram)` for a machine with the small profile (16 KB RAM).
 use std::{env, fs, path::PathBuf};
 
 fn main() {
@@ -28,11 +28,11 @@ fn main() {
     println!("cargo:rustc-link-arg-bins=-Tlink.x");
     println!("cargo:rustc-env=QEMU_FW_MACHINE={machine}");
 
-    qemu_workload::golden::write_bins(&out).expect("golden vectors");
+    qemu_workload::golden::write_bins(&out, &machine).expect("golden vectors");
     println!("cargo:rerun-if-changed=build.rs");
 
-    println!("cargo::rustc-check-cfg=cfg(armv6m)");
-    if target.starts_with("thumbv6m") {
-        println!("cargo:rustc-cfg=armv6m");
+    println!("cargo::rustc-check-cfg=cfg(qemu_small_ram)");
+    if qemu_workload::profile(&machine) == &qemu_workload::SMALL {
+        println!("cargo:rustc-cfg=qemu_small_ram");
     }
 }

@@ -102,15 +102,56 @@ pub unsafe extern "C" fn qw_build(
     }
 }
 
-/// Open `image` in place and answer one f32 query `q` (length d) into `out` (length dv).
+/// Bytes of [`QwAttn`]: room for an opened image (checked at compile time below).
+pub const QW_ATTN_BYTES: usize = 512;
+
+/// C `qw_attn`: caller-owned, 8-aligned storage for an opened image (an `Attn` borrowing
+/// the caller's image bytes, which must outlive it and stay unchanged).
+#[repr(C, align(8))]
+pub struct QwAttn {
+    _opaque: [u8; QW_ATTN_BYTES],
+}
+
+const _: () = assert!(
+    core::mem::size_of::<Attn<'static>>() <= QW_ATTN_BYTES
+        && core::mem::align_of::<Attn<'static>>() <= 8
+);
+
+/// Open `image` in place (validating it) into `*attn`.
 ///
 /// # Safety
-/// Every pointer is NULL or valid for its length; `image` is 4-aligned and `qscratch`
-/// 8-aligned.
+/// `image` is NULL or valid for `image_len` reads, 4-aligned, and stays valid and unchanged
+/// while `*attn` is used; `attn` is NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn qw_open(image: *const u8, image_len: usize, attn: *mut QwAttn) -> i32 {
+    // SAFETY: caller contract; the 'static lifetime stands for "while the caller keeps the
+    // image alive", which the C contract above makes the caller's duty.
+    let Some(img) = (unsafe { slice::<u8>(image, image_len) }) else {
+        return NULL;
+    };
+    if attn.is_null() {
+        return NULL;
+    }
+    match Attn::open(img) {
+        Ok(a) => {
+            // SAFETY: `attn` is non-NULL, valid for a write (caller contract), 8-aligned and
+            // large enough (`QwAttn`'s repr and the compile-time assertion above).
+            unsafe { attn.cast::<Attn<'static>>().write(a) };
+            OK
+        }
+        Err(_) => LIB_ERROR,
+    }
+}
+
+/// Answer one f32 query `q` (length d) into `out` (length dv) from an image opened by
+/// [`qw_open`].
+///
+/// # Safety
+/// `attn` was filled by a successful [`qw_open`] whose image is still valid; every other
+/// pointer is NULL or valid for its length; `qscratch` is 8-aligned.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn qw_query(
-    image: *const u8,
-    image_len: usize,
+    attn: *const QwAttn,
     q: *const f32,
     d: usize,
     out: *mut f32,
@@ -119,9 +160,8 @@ pub unsafe extern "C" fn qw_query(
     qscratch_len: usize,
 ) -> i32 {
     // SAFETY: caller contract.
-    let (Some(img), Some(q), Some(out), Some(scr)) = (unsafe {
+    let (Some(q), Some(out), Some(scr)) = (unsafe {
         (
-            slice(image, image_len),
             slice(q, d),
             slice_mut(out, dv),
             slice_mut(qscratch, qscratch_len),
@@ -129,8 +169,13 @@ pub unsafe extern "C" fn qw_query(
     }) else {
         return NULL;
     };
-    match Attn::open(img).and_then(|a| a.query(q, out, scr)) {
-        Ok(()) => OK,
+    if attn.is_null() {
+        return NULL;
+    }
+    // SAFETY: `attn` holds an `Attn` written by `qw_open` (caller contract).
+    let a = unsafe { &*attn.cast::<Attn<'static>>() };
+    match a.query(q, out, scr) {
+        Ok(_) => OK,
         Err(_) => LIB_ERROR,
     }
 }

@@ -33,6 +33,15 @@ pub unsafe fn static_bytes<const N: usize>(p: *mut dpxattn::AlignedBuf<N>) -> &'
 /// Name of the QEMU machine this image was linked for (from `build.rs`).
 pub const MACHINE: &str = env!("QEMU_FW_MACHINE");
 
+/// What this machine runs (device case, buffer capacities): `build.rs` sets
+/// `cfg(qemu_small_ram)` from `qemu_workload::profile(MACHINE)`, so the golden data and
+/// the static buffers agree.
+pub const PROFILE: qemu_workload::Profile = if cfg!(qemu_small_ram) {
+    qemu_workload::SMALL
+} else {
+    qemu_workload::LARGE
+};
+
 #[cortex_m_rt::exception]
 unsafe fn HardFault(_ef: &cortex_m_rt::ExceptionFrame) -> ! {
     exit(EXIT_HARDFAULT)

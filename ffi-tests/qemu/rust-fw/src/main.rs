@@ -19,17 +19,19 @@
 
 use cortex_m_rt::entry;
 use dpxattn::AlignedBuf;
+use qemu_fw::PROFILE;
 use qemu_fw::stack::Usage;
 use qemu_fw::{data, measure, stack};
-use qemu_workload::{self as wl, Attn, DEVICE, FLASH, TestRng};
+use qemu_workload::{self as wl, Attn, FLASH, TestRng};
 use semihosting::println;
 
 // Caller buffers live in static RAM, as they would in an application: only what the library
 // itself pushes shows up in the stack measurement. Sizes come from the plan at run time
 // (as with the mechanism); the capacities are checked against them.
-static mut IMAGE: AlignedBuf<{ wl::IMAGE_CAP }> = AlignedBuf::new();
-static mut SCRATCH: AlignedBuf<{ wl::SCRATCH_CAP }> = AlignedBuf::new();
-static mut QSCRATCH: AlignedBuf<{ wl::QSCRATCH_CAP }> = AlignedBuf::new();
+static mut IMAGE: AlignedBuf<{ PROFILE.image_cap }> = AlignedBuf::new();
+static mut SCRATCH: AlignedBuf<{ PROFILE.scratch_cap }> = AlignedBuf::new();
+static mut QSCRATCH: AlignedBuf<{ PROFILE.qscratch_cap }> = AlignedBuf::new();
+const DEVICE: wl::Case = PROFILE.device;
 
 /// XOR-ed into the bits of one expected value by the `inject-fail` negative control.
 const FLIP: u32 = if cfg!(feature = "inject-fail") { 1 } else { 0 };
@@ -68,6 +70,7 @@ fn stack_bytes(c: &mut Checks, what: &str, u: Usage) -> usize {
 /// Per-case results.
 #[derive(Default)]
 struct Queries {
+    open_instr: u64,
     max_instr: u64,
     stack: usize,
 }
@@ -88,13 +91,10 @@ fn run_queries(
         c.check("open", false);
         return res;
     };
-    println!(
-        "{}: open {} instructions",
-        case.name,
-        cal.instructions(t_open)
-    );
+    res.open_instr = cal.instructions(t_open);
+    println!("{}: open {} instructions", case.name, res.open_instr);
     let Some(qscratch) = qscratch.get_mut(..attn.query_scratch_bytes()) else {
-        c.check("query scratch fits QSCRATCH_CAP", false);
+        c.check("query scratch fits the profile's qscratch_cap", false);
         return res;
     };
     let mut out = [0f32; wl::DV_MAX];
@@ -218,7 +218,7 @@ fn main() -> ! {
         image_buf.get_mut(..plan.image_bytes()),
         scratch_buf.get_mut(..plan.build_scratch_bytes()),
     ) else {
-        c.check("device: plan sizes fit IMAGE_CAP / SCRATCH_CAP", false);
+        c.check("device: plan sizes fit the profile's capacities", false);
         qemu_fw::exit(qemu_fw::EXIT_CHECK_FAILED)
     };
     let golden_image = &data::DEVICE_IMAGE.0;
@@ -261,11 +261,14 @@ fn main() -> ! {
 
     let stack_max = build_stack.max(dev.stack).max(fl.stack);
     println!(
-        "qemu-fw: RESULT machine={} workload={} query_instr={} build_instr={} stack_bytes={} \
+        "qemu-fw: RESULT machine={} workload={} device={}x{}x{} query_instr={} build_instr={} stack_bytes={} \
          build_stack={} query_stack={} flash_query_instr={} flash_query_stack={} \
-         image_bytes={} flash_image_bytes={}",
+         image_bytes={} flash_image_bytes={} open_instr={} flash_open_instr={}",
         qemu_fw::MACHINE,
         wl::NAME,
+        DEVICE.d,
+        DEVICE.dv,
+        DEVICE.n,
         dev.max_instr,
         build_instr,
         stack_max,
@@ -274,7 +277,9 @@ fn main() -> ! {
         fl.max_instr,
         fl.stack,
         golden_image.len(),
-        data::FLASH_IMAGE.0.len()
+        data::FLASH_IMAGE.0.len(),
+        dev.open_instr,
+        fl.open_instr
     );
     println!("qemu-fw: {} passed, {} failed", c.passed, c.failed);
 

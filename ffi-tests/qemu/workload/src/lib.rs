@@ -53,7 +53,7 @@ pub struct Case {
     pub seed: u64,
 }
 
-/// Built on the device from bundled inputs (fits the 16 KB RAM of the micro:bit).
+/// Built on the device from bundled inputs, on machines with ≥ 64 KB RAM.
 pub const DEVICE: Case = Case {
     name: "device",
     d: 16,
@@ -61,6 +61,17 @@ pub const DEVICE: Case = Case {
     n: 32,
     n_queries: 4,
     seed: 0x5eed_0001,
+};
+
+/// Built on the device on the 16 KB-RAM micro:bit (image + build scratch must fit with
+/// the stack; with the mechanism, d=16 needs about 32 KB of the two).
+pub const DEVICE_SMALL: Case = Case {
+    name: "device",
+    d: 8,
+    dv: 8,
+    n: 32,
+    n_queries: 4,
+    seed: 0x5eed_0003,
 };
 
 /// Built on the host, placed in flash with `include_bytes!` and opened zero-copy.
@@ -73,13 +84,46 @@ pub const FLASH: Case = Case {
     seed: 0x5eed_0002,
 };
 
-/// Capacity of the firmware's static image buffer (bytes). [`plan`]'s sizes are computed
-/// at run time, as the mechanism's are; the firmware checks they fit.
-pub const IMAGE_CAP: usize = 2048;
-/// Capacity of the firmware's static build scratch (bytes).
-pub const SCRATCH_CAP: usize = 4096;
-/// Capacity of the firmware's static query scratch (bytes).
-pub const QSCRATCH_CAP: usize = 512;
+/// What one class of machine runs: its device case and the capacities of the firmware's
+/// static buffers. [`plan`]'s sizes are computed at run time, as the mechanism's are; the
+/// firmware checks they fit (and a host test checks it ahead of time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile {
+    /// The case built on the device.
+    pub device: Case,
+    /// Image buffer capacity (bytes).
+    pub image_cap: usize,
+    /// Build scratch capacity (bytes).
+    pub scratch_cap: usize,
+    /// Query scratch capacity (bytes), for the device and the flash case.
+    pub qscratch_cap: usize,
+}
+
+/// Machines with 16 KB RAM (micro:bit).
+pub const SMALL: Profile = Profile {
+    device: DEVICE_SMALL,
+    image_cap: 1024,
+    scratch_cap: 1024,
+    qscratch_cap: 512,
+};
+
+/// Machines with ≥ 64 KB RAM (lm3s6965evb, mps2-an386).
+pub const LARGE: Profile = Profile {
+    device: DEVICE,
+    image_cap: 2048,
+    scratch_cap: 4096,
+    qscratch_cap: 512,
+};
+
+/// The profile of a QEMU machine.
+pub fn profile(machine: &str) -> &'static Profile {
+    if machine == "microbit" {
+        &SMALL
+    } else {
+        &LARGE
+    }
+}
+
 /// Largest `dv` of any case (output buffer length).
 pub const DV_MAX: usize = 32;
 

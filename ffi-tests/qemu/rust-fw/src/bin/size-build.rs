@@ -5,12 +5,14 @@
 #![no_main]
 
 use dpxattn::AlignedBuf;
+use qemu_fw::PROFILE;
 use qemu_fw::data;
-use qemu_workload::{self as wl, Attn, DEVICE, TestRng};
+use qemu_workload::{self as wl, Attn, TestRng};
 
-static mut IMAGE: AlignedBuf<{ wl::IMAGE_CAP }> = AlignedBuf::new();
-static mut SCRATCH: AlignedBuf<{ wl::SCRATCH_CAP }> = AlignedBuf::new();
-static mut QSCRATCH: AlignedBuf<{ wl::QSCRATCH_CAP }> = AlignedBuf::new();
+static mut IMAGE: AlignedBuf<{ PROFILE.image_cap }> = AlignedBuf::new();
+static mut SCRATCH: AlignedBuf<{ PROFILE.scratch_cap }> = AlignedBuf::new();
+static mut QSCRATCH: AlignedBuf<{ PROFILE.qscratch_cap }> = AlignedBuf::new();
+const DEVICE: wl::Case = PROFILE.device;
 
 fn run() -> Option<bool> {
     // SAFETY: the only references to these statics.

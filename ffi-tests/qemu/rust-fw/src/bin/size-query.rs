@@ -7,7 +7,7 @@ use dpxattn::AlignedBuf;
 use qemu_fw::data;
 use qemu_workload::{self as wl, Attn, FLASH};
 
-static mut QSCRATCH: AlignedBuf<{ wl::QSCRATCH_CAP }> = AlignedBuf::new();
+static mut QSCRATCH: AlignedBuf<{ qemu_fw::PROFILE.qscratch_cap }> = AlignedBuf::new();
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
