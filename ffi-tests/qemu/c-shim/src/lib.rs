@@ -6,7 +6,11 @@
 //! Return codes: 0 on success, -1 for a NULL pointer, -2 for any library error.
 #![no_std]
 
-use qemu_workload::{self as wl, Attn, Plan, TestRng};
+use qemu_workload::{self as wl, Attn, Case, TestRng};
+
+fn plan(d: usize, dv: usize, n: usize) -> wl::Result<wl::Plan> {
+    wl::plan(&Case { name: "c", d, dv, n, n_queries: 0, seed: 0 })
+}
 
 const OK: i32 = 0;
 const NULL: i32 = -1;
@@ -42,7 +46,7 @@ pub unsafe extern "C" fn qw_plan(
     if image_bytes.is_null() || scratch_bytes.is_null() || qscratch_bytes.is_null() {
         return NULL;
     }
-    let Ok(p) = Plan::new(d, dv, n_max) else {
+    let Ok(p) = plan(d, dv, n_max) else {
         return LIB_ERROR;
     };
     // SAFETY: checked non-NULL; caller contract for validity.
@@ -88,11 +92,11 @@ pub unsafe extern "C" fn qw_build(
     if written.is_null() {
         return NULL;
     }
-    let Ok(plan) = Plan::new(d, dv, n_max) else {
+    let Ok(pl) = plan(d, dv, n_max) else {
         return LIB_ERROR;
     };
     let mut rng = TestRng::new(seed);
-    match wl::build(&plan, img, k, v, &mut rng, scr) {
+    match wl::build(&pl, img, k, v, &mut rng, scr) {
         Ok(len) => {
             // SAFETY: checked non-NULL; caller contract for validity.
             unsafe { written.write(len) };
