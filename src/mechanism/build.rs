@@ -170,6 +170,9 @@ pub fn build_begin(plan: &Plan, image: &mut [u8], scratch: &mut [u8]) -> Result<
 
 /// Reads and authenticates the in-progress state: the header must carry the BUILDING
 /// marker and match the checksum recorded in the scratch at `begin` (except the row count).
+/// Always inlined: a separate frame holding its own copy of the plan would sit on top of
+/// the caller's during the header parsing, the deepest stack path of a build step.
+#[inline(always)]
 fn load_state(image: &mut [u8], scratch: &[u8]) -> Result<(Plan, u32)> {
     let magic = image
         .get(0..4)
@@ -183,7 +186,11 @@ fn load_state(image: &mut [u8], scratch: &[u8]) -> Result<(Plan, u32)> {
     if !aligned(image) || !aligned(scratch) {
         return Err(Error::Misaligned);
     }
-    let (plan, n) = image::read_header(image).map_err(|_| Error::BuildState)?;
+    // The parsed header is checked in place and returned as is (no copies of the plan).
+    let r = image::read_header(image);
+    let Ok((plan, _)) = &r else {
+        return Err(Error::BuildState);
+    };
     if image.len() < plan.shape.image_bytes || scratch.len() < plan.shape.build_scratch_bytes {
         return Err(Error::BufferTooSmall);
     }
@@ -195,7 +202,7 @@ fn load_state(image: &mut [u8], scratch: &[u8]) -> Result<(Plan, u32)> {
     if Some(image::header_crc_rows_zero(image)) != want {
         return Err(Error::BuildState);
     }
-    Ok((plan, n))
+    r
 }
 
 /// The caller's scratch, carved into typed regions.
@@ -243,7 +250,12 @@ pub fn build_push<R: TryRng + TryCryptoRng + ?Sized>(
     values: Rows<'_>,
     rng: &mut R,
 ) -> Result<()> {
-    let (plan, n0) = load_state(image, scratch)?;
+    // Borrowed in place (`ref`), not moved out of the `Result`: one plan on the stack.
+    let state = load_state(image, scratch);
+    let (plan, n0) = match state {
+        Ok((ref plan, n)) => (plan, n),
+        Err(e) => return Err(e),
+    };
     let p = &plan.params;
     let (d, dv) = (p.d as usize, p.dv as usize);
     if !keys.len().is_multiple_of(d) {
@@ -261,8 +273,9 @@ pub fn build_push<R: TryRng + TryCryptoRng + ?Sized>(
         keys.check(i, d, p.radius_k, p.policy)?;
         values.check(i, dv, p.radius_v, p.policy)?;
     }
-    let noise = Noise::for_plan(&plan)?;
-    let result = push_rows(&plan, n0, image, scratch, keys, values, rows, &noise, rng);
+    let result = Noise::with(plan, |noise| {
+        push_rows(plan, n0, image, scratch, keys, values, rows, noise, rng)
+    })?;
     match result {
         Ok(n) => {
             image::set_rows(image, n);
@@ -275,7 +288,10 @@ pub fn build_push<R: TryRng + TryCryptoRng + ?Sized>(
     }
 }
 
+// Not inlined into `Noise::with`'s closure: its locals would then share that frame with the
+// sampler construction, which is deeper than the row loop.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 fn push_rows<R: TryRng + ?Sized>(
     plan: &Plan,
     n0: u32,
@@ -324,6 +340,9 @@ fn push_rows<R: TryRng + ?Sized>(
     Ok(n)
 }
 
+// Not inlined: its f64 temporaries would widen the row loop's frame, which is on the deepest
+// stack path of a build (row loop → node completion → noise sampler).
+#[inline(never)]
 /// Contribution clipping: scales ψ (all entries, so numerator and denominator alike) so that
 /// ‖ψ‖·‖ω‖ ≤ C, checked exactly: Σψ² · Σω² ≤ C_q² · 2⁶⁰ in u128 (both sides ≤ 2¹²⁰).
 fn clip_payload(psi: &mut [i32], omega: &[i32], clip_q: i32) {
@@ -417,9 +436,15 @@ pub fn build_finish<R: TryRng + TryCryptoRng + ?Sized>(
     scratch: &mut [u8],
     rng: &mut R,
 ) -> Result<usize> {
-    let (plan, n) = load_state(image, scratch)?;
-    let noise = Noise::for_plan(&plan)?;
-    let r = finish_nodes(&plan, n, image, scratch, &noise, rng);
+    // Borrowed in place (`ref`), not moved out of the `Result`: one plan on the stack.
+    let state = load_state(image, scratch);
+    let (plan, n) = match state {
+        Ok((ref plan, n)) => (plan, n),
+        Err(e) => return Err(e),
+    };
+    let r = Noise::with(plan, |noise| {
+        finish_nodes(plan, n, image, scratch, noise, rng)
+    })?;
     match r {
         Ok(()) => {
             let total = plan.shape.image_bytes;
@@ -435,6 +460,7 @@ pub fn build_finish<R: TryRng + TryCryptoRng + ?Sized>(
     }
 }
 
+#[inline(never)]
 fn finish_nodes<R: TryRng + ?Sized>(
     plan: &Plan,
     n: u32,

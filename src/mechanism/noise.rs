@@ -32,6 +32,22 @@ impl Noise {
         })
     }
 
+    /// Builds the sampler of `plan` and runs `f` with it. Not inlined, on purpose: the
+    /// sampler (≈ 260 bytes for the discrete Gaussian) then lives in this frame, on the
+    /// noising call path only, instead of in the frame of a build step, where it would
+    /// also sit under the step's header parsing (the deepest stack path of a build).
+    ///
+    /// # Errors
+    /// As [`Noise::for_plan`] (then `f` is not called).
+    #[inline(never)]
+    pub(crate) fn with<T>(plan: &Plan, f: impl FnOnce(&Noise) -> T) -> Result<T> {
+        // Borrowed in place (`ref`), not moved out of the `Result`: one copy on the stack.
+        match Noise::for_plan(plan) {
+            Ok(ref noise) => Ok(f(noise)),
+            Err(e) => Err(e),
+        }
+    }
+
     #[inline]
     pub(crate) fn sample<R: TryRng + ?Sized>(&self, rng: &mut R) -> Result<i64> {
         match self {

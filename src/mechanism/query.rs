@@ -6,7 +6,6 @@
 use super::image;
 use super::plan::{HEADER_BYTES, Plan};
 use super::rows::Rows;
-use crate::fixed::round_shr_fast;
 use crate::kernel::Kernel;
 use crate::{ALIGN, Error, Result};
 
@@ -101,7 +100,11 @@ impl<'a> Attn<'a> {
         if q.len() != s.d || out.len() != s.dv {
             return Err(Error::WrongLength);
         }
-        Rows::F32(q).check(0, s.d, 1.0, super::params::Policy::Clip)?;
+        // Under the clip policy the only bad query is a non-finite one (checked here, from
+        // the bits, so that it is reported before any buffer error).
+        if q.iter().any(|x| x.to_bits() & 0x7fff_ffff >= 0x7f80_0000) {
+            return Err(Error::NonFiniteInput { row: 0 });
+        }
         if scratch.len() < s.query_scratch_bytes {
             return Err(Error::BufferTooSmall);
         }
@@ -122,10 +125,12 @@ impl<'a> Attn<'a> {
         // ψ(q̂) in Q30, then down to F_query bits for the dot products.
         Rows::F32(q).normalise(0, self.plan.params.radius_q, 1.0, 0, x)?;
         self.plan.kernel.map(x, psi)?;
-        let down = 30 - self.plan.f_query;
+        // round_shr_fast(ψ, down) in i32: |ψ| ≤ 2³⁰ (‖ψ‖ ≤ 1 exactly, enforced by the map)
+        // and the rounding half is ≤ 2²⁹, so the sum cannot wrap and equals the i64 one.
+        let sh = 30u32.saturating_sub(self.plan.f_query).clamp(1, 30);
+        let half = 1i32 << (sh - 1);
         for v in psi.iter_mut() {
-            // |ψ| ≤ 2³⁰, so the result fits i32.
-            *v = round_shr_fast(i64::from(*v), down) as i32;
+            *v = v.wrapping_add(half) >> sh;
         }
         u.fill(0);
         let (a, b) = (block_begin as u32, block_end as u32);
@@ -162,15 +167,23 @@ impl<'a> Attn<'a> {
         };
         // Project onto the ball of radius r_v: the exact attention output is a convex
         // combination of clipped values, so this never increases the error.
+        // Each output o_j = u_j·factor is computed once and parked (as f64 bits) in its
+        // own accumulator slot, which is not needed any more.
         let mut norm2 = 0.0f64;
-        for &uj in u.iter().take(s.dv) {
-            let o = uj as f64 * factor;
+        for uj in u.iter_mut().take(s.dv) {
+            let o = *uj as f64 * factor;
             norm2 += o * o;
+            *uj = o.to_bits() as i64;
         }
         let norm = libm::sqrt(norm2);
-        let shrink = if norm > rv { rv / norm } else { 1.0 };
+        let shrink = if norm > rv { Some(rv / norm) } else { None };
         for (o, &uj) in out.iter_mut().zip(u.iter()) {
-            *o = (uj as f64 * factor * shrink) as f32;
+            let v = f64::from_bits(uj as u64);
+            // No multiplication by 1.0 when nothing shrinks (it would be exact anyway).
+            *o = match shrink {
+                Some(f) => v * f,
+                None => v,
+            } as f32;
         }
         Ok(QueryInfo {
             floor_used: floor_used || den_used <= 0.0,
@@ -218,24 +231,40 @@ impl<'a> Attn<'a> {
 
 /// Σ ψ_α·w_α in i64: ψ has ≤ F_query bits and ‖ψ‖ ≤ 2^Fq, |w| < 2³¹, and the plan chose
 /// F_query so that √r·2^Fq·2³¹ times the nodes of a range stays below 2⁶³ (so the
-/// wrapping adds never wrap). Unrolled by four with independent accumulators: on a
-/// Cortex-M4 each term is two loads and one SMLAL.
-#[inline]
+/// wrapping adds never wrap, and any order of summation gives the same exact sum).
+///
+/// Four terms per step through `[i32; 4]` views with one accumulator: on a Cortex-M3/M4
+/// (opt-level "s") the loop is four `LDRD`, four `SMLAL` and the loop branch, 2.5
+/// instructions per term. On ARMv6-M (no 32×32→64 multiplier) each product goes through
+/// [`mul_wide`]. Not inlined: a standalone loop keeps its pointers in registers (inlined
+/// into a caller whose scratch is a static, the compiler rematerialised the constant
+/// address inside the loop, doubling its length).
+#[inline(never)]
 fn dot(psi: &[i32], col: &[i32]) -> i64 {
     let n = psi.len().min(col.len());
-    let (pa, pb) = psi.split_at(n - n % 4);
-    let (ca, cb) = col.split_at(n - n % 4);
-    let (mut s0, mut s1, mut s2, mut s3) = (0i64, 0i64, 0i64, 0i64);
-    for (p, c) in pa.chunks_exact(4).zip(ca.chunks_exact(4)) {
-        if let ([p0, p1, p2, p3], [c0, c1, c2, c3]) = (p, c) {
-            s0 = s0.wrapping_add(i64::from(*p0) * i64::from(i32::from_le(*c0)));
-            s1 = s1.wrapping_add(i64::from(*p1) * i64::from(i32::from_le(*c1)));
-            s2 = s2.wrapping_add(i64::from(*p2) * i64::from(i32::from_le(*c2)));
-            s3 = s3.wrapping_add(i64::from(*p3) * i64::from(i32::from_le(*c3)));
-        }
+    let n4 = n - n % 4;
+    let (pa, pb) = psi.split_at(n4);
+    let (ca, cb) = col.split_at(n4);
+    let mut s = 0i64;
+    // Both views are exact (length a multiple of 4, same alignment as i32), so the casts
+    // cannot fail; an empty view would only drop terms, never read out of bounds.
+    let p4 = bytemuck::try_cast_slice::<i32, [i32; 4]>(pa).unwrap_or(&[]);
+    let c4 = bytemuck::try_cast_slice::<i32, [i32; 4]>(ca).unwrap_or(&[]);
+    for (p, c) in p4.iter().zip(c4) {
+        s = s
+            .wrapping_add(mul_wide(p[0], i32::from_le(c[0])))
+            .wrapping_add(mul_wide(p[1], i32::from_le(c[1])))
+            .wrapping_add(mul_wide(p[2], i32::from_le(c[2])))
+            .wrapping_add(mul_wide(p[3], i32::from_le(c[3])));
     }
     for (&p, &c) in pb.iter().zip(cb.iter()) {
-        s0 = s0.wrapping_add(i64::from(p) * i64::from(i32::from_le(c)));
+        s = s.wrapping_add(mul_wide(p, i32::from_le(c)));
     }
-    s0.wrapping_add(s1).wrapping_add(s2.wrapping_add(s3))
+    s
+}
+
+/// The exact product a·b as i64.
+#[inline(always)]
+fn mul_wide(a: i32, b: i32) -> i64 {
+    crate::fixed::mul_i32_wide(a, b)
 }

@@ -58,14 +58,42 @@ impl Rows<'_> {
     /// ‖row/radius‖₂ in f64 (scaled to avoid overflow) and whether every entry is finite.
     fn norm(&self, row: usize, dim: usize, radius: f64) -> (f64, bool) {
         let base = row.saturating_mul(dim);
-        let mut m = 0.0f64;
-        for j in 0..dim {
-            let x = self.get(base + j);
-            if !x.is_finite() {
-                return (f64::NAN, false);
+        // The largest magnitude m, and finiteness. For f32 rows both come from the bits
+        // (exactly the f64 answer: widening is exact and monotonic), so a core without an
+        // FPU does no floating-point call here.
+        let m = match self {
+            Rows::F32(v) => {
+                let Some(r) = v.get(base..base.saturating_add(dim)) else {
+                    return (f64::NAN, false);
+                };
+                let mut max_bits = 0u32;
+                for x in r {
+                    // |x| as bits: ordered like the magnitudes for every non-NaN value.
+                    let a = x.to_bits() & 0x7fff_ffff;
+                    if a >= 0x7f80_0000 {
+                        return (f64::NAN, false); // ±∞ or NaN
+                    }
+                    if a > max_bits {
+                        max_bits = a;
+                    }
+                }
+                f64::from(f32::from_bits(max_bits))
             }
-            m = m.max(libm::fabs(x));
-        }
+            _ => {
+                let mut m = 0.0f64;
+                for j in 0..dim {
+                    let x = self.get(base + j);
+                    if !x.is_finite() {
+                        return (f64::NAN, false);
+                    }
+                    let a = libm::fabs(x);
+                    if a > m {
+                        m = a;
+                    }
+                }
+                m
+            }
+        };
         if m == 0.0 {
             return (0.0, true);
         }

@@ -213,11 +213,11 @@ fn run_vectors(
         image.fill(0);
         let mut rng = TestRng::new(wl::GOLDEN_SEED);
         let (u, r) = stack::measure(|| wl::build(&plan, image, &keys, &values, &mut rng, scratch));
-        res.build_stack = res
-            .build_stack
-            .max(stack_bytes(c, "vectors: build stack", u));
+        let build_stack = stack_bytes(c, "vectors: build stack", u);
+        res.build_stack = res.build_stack.max(build_stack);
         let sha2: [u8; 32] = Sha256::digest(&*image).into();
         ok &= r == Ok(want_len) && sha2 == want_sha;
+        println!("vectors {}: build stack {} bytes", name, build_stack);
         println!(
             "vectors {}: build {} instructions, {} bytes, sha256 {:02x}{:02x}{:02x}{:02x}… match={}",
             name,
@@ -386,6 +386,7 @@ fn main() -> ! {
         r.is_ok() && image[..] == golden_image[..],
     );
     let build_stack = stack_bytes(&mut c, "build stack within window", u);
+    println!("device: build stack {} bytes", build_stack);
 
     // --- device case: queries on the RAM image ------------------------------------------
     let dev = run_queries(&mut c, &cal, &DEVICE, image, dq, dexp, qscratch);
