@@ -165,26 +165,7 @@ impl<'a> Attn<'a> {
         } else {
             0.0
         };
-        // Project onto the ball of radius r_v: the exact attention output is a convex
-        // combination of clipped values, so this never increases the error.
-        // Each output o_j = u_j·factor is computed once and parked (as f64 bits) in its
-        // own accumulator slot, which is not needed any more.
-        let mut norm2 = 0.0f64;
-        for uj in u.iter_mut().take(s.dv) {
-            let o = *uj as f64 * factor;
-            norm2 += o * o;
-            *uj = o.to_bits() as i64;
-        }
-        let norm = libm::sqrt(norm2);
-        let shrink = if norm > rv { Some(rv / norm) } else { None };
-        for (o, &uj) in out.iter_mut().zip(u.iter()) {
-            let v = f64::from_bits(uj as u64);
-            // No multiplication by 1.0 when nothing shrinks (it would be exact anyway).
-            *o = match shrink {
-                Some(f) => v * f,
-                None => v,
-            } as f32;
-        }
+        project(u, out, factor, rv);
         Ok(QueryInfo {
             floor_used: floor_used || den_used <= 0.0,
         })
@@ -229,6 +210,65 @@ impl<'a> Attn<'a> {
     }
 }
 
+/// The outputs out_j = o_j with o_j = u_j·factor (f64, rounded to f32), projected onto the
+/// ball of radius r_v: if the f64 norm √(Σ o_j²) > r_v, out_j = o_j·(r_v/norm) instead. The
+/// exact attention output is a convex combination of clipped values, so the projection
+/// never increases the error. `out.len()` outputs are written (the first entries of `u`).
+///
+/// Each o_j is computed once and parked (as f64 bits) in its own accumulator slot, which is
+/// not needed any more, and out_j = o_j as f32 is written at once; the f64 norm is only
+/// computed when [`surely_inside`] cannot rule the projection out.
+fn project(u: &mut [i64], out: &mut [f32], factor: f64, rv: f64) {
+    let mut s32 = 0.0f32;
+    for (uj, oj) in u.iter_mut().zip(out.iter_mut()) {
+        let o = *uj as f64 * factor;
+        *uj = o.to_bits() as i64;
+        let f = o as f32;
+        *oj = f;
+        s32 += f * f;
+    }
+    if surely_inside(s32, out.len(), rv) {
+        return;
+    }
+    // The f64 norm, exactly as specified; only it decides.
+    let mut norm2 = 0.0f64;
+    for &uj in u.iter().take(out.len()) {
+        let o = f64::from_bits(uj as u64);
+        norm2 += o * o;
+    }
+    let norm = libm::sqrt(norm2);
+    if norm > rv {
+        let shrink = rv / norm;
+        for (o, &uj) in out.iter_mut().zip(u.iter()) {
+            *o = (f64::from_bits(uj as u64) * shrink) as f32;
+        }
+    }
+}
+
+/// Whether the f64 norm the query would compute, √(Σ o_j²) with o_j the parked f64
+/// outputs, is certainly ≤ `rv`, judged from `s32` = Σ f_j² summed in f32, f_j = o_j as f32
+/// (one hardware multiply-add per output on a Cortex-M4F, where the f64 sum is soft float).
+/// `true` only when the f64 computation would also find norm ≤ r_v, so the output is the
+/// same bits either way; otherwise the caller computes the f64 norm.
+///
+/// Proof. Rounding to f32 gives |o_j| ≤ |f_j|(1 + 2⁻²⁴) + 2⁻¹⁵⁰ (overflow makes `s32`
+/// infinite and the test false; NaN makes it false). The f32 sum of dv squares is
+/// ≥ (1 − 2⁻²⁴)^dv·Σf_j² − dv·2⁻¹²⁵ (relative error per operation, plus underflow or
+/// flush-to-zero of tiny terms), and the f64 sum N of fl(o_j²) is ≤ (1 + 2⁻⁵³)^(dv+1)·Σo_j²
+/// + dv·2⁻¹⁰⁷⁴. Together N ≤ s32·(1 + 2⁻²⁴)^(2dv+4) + 10⁻³⁰ ≤ s32·(1 + (dv+4)·2⁻²²) + 10⁻³⁰
+/// (for dv ≤ 2¹⁶, since eˣ ≤ 1 + 2x for x ≤ 1). The test compares that, evaluated in f64
+/// (relative error < 2⁻⁵⁰), with r_v²·(1 − 2⁻⁴⁰) (below the exact r_v² despite rounding).
+/// N ≤ r_v² gives √N ≤ r_v, and a correctly rounded square root of N is then ≤ r_v too
+/// (r_v is representable), so the query's test `norm > r_v` is false.
+fn surely_inside(s32: f32, dv: usize, rv: f64) -> bool {
+    // (Checked on its own: an infinite sum must fail even if r_v² overflows too.)
+    if dv > 1 << 16 || !s32.is_finite() {
+        return false;
+    }
+    let margin = 1.0 + (dv as f64 + 4.0) * (1.0 / 4_194_304.0); // 2⁻²²
+    f64::from(s32) * margin + 1e-30 <= rv * rv * (1.0 - 1.0 / 1_099_511_627_776.0) // 2⁻⁴⁰
+}
+
 /// Σ ψ_α·w_α in i64: ψ has ≤ F_query bits and ‖ψ‖ ≤ 2^Fq, |w| < 2³¹, and the plan chose
 /// F_query so that √r·2^Fq·2³¹ times the nodes of a range stays below 2⁶³ (so the
 /// wrapping adds never wrap, and any order of summation gives the same exact sum).
@@ -267,4 +307,62 @@ fn dot(psi: &[i32], col: &[i32]) -> i64 {
 #[inline(always)]
 fn mul_wide(a: i32, b: i32) -> i64 {
     crate::fixed::mul_i32_wide(a, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The projection as first specified: always the f64 norm.
+    fn reference(u: &[i64], factor: f64, rv: f64) -> Vec<f32> {
+        let o: Vec<f64> = u.iter().map(|&x| x as f64 * factor).collect();
+        let norm = libm::sqrt(o.iter().fold(0.0, |a, x| a + x * x));
+        let shrink = if norm > rv { rv / norm } else { 1.0 };
+        o.iter().map(|x| (x * shrink) as f32).collect()
+    }
+
+    #[test]
+    fn projection_equals_the_f64_definition() {
+        let mut seed = 99u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed
+        };
+        let mut inside = 0;
+        for trial in 0..20_000 {
+            let dv = 1 + (next() % 40) as usize;
+            let mag = 1i64 << (next() % 50);
+            let mut u: Vec<i64> = (0..dv).map(|_| (next() as i64) % mag).collect();
+            let factor = f64::from_bits(0x3c00_0000_0000_0000 + (next() >> 12) % (1 << 60));
+            let o: Vec<f64> = u.iter().map(|&x| x as f64 * factor).collect();
+            let n = libm::sqrt(o.iter().fold(0.0, |a, x| a + x * x));
+            // r_v around the norm: exactly at it, within a few ulps, and farther off.
+            let rv = match trial % 5 {
+                0 => n,
+                1 => f64::from_bits(n.to_bits() + next() % 4),
+                2 => f64::from_bits(n.to_bits().saturating_sub(next() % 4)),
+                3 => n * (1.0 + (next() % 1000) as f64 * 1e-9),
+                _ => n * (0.5 + (next() % 1000) as f64 / 500.0),
+            };
+            if !(rv > 0.0 && rv.is_finite()) {
+                continue;
+            }
+            let want = reference(&u, factor, rv);
+            let mut out = vec![0f32; dv];
+            u.push(12345); // the denominator slot: must not be read or written
+            project(&mut u, &mut out, factor, rv);
+            assert_eq!(u[dv], 12345);
+            let same = out
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "trial {trial}: dv={dv} rv={rv:e} norm={n:e}");
+            let s32 = want.iter().map(|f| f * f).sum::<f32>();
+            inside += usize::from(surely_inside(s32, dv, rv));
+        }
+        // The fast test does fire (for r_v well above the norm), so both paths are covered.
+        assert!(inside > 1000, "{inside}");
+    }
 }
