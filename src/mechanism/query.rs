@@ -254,8 +254,8 @@ fn project(u: &mut [i64], out: &mut [f32], factor: f64, rv: f64) {
 /// Proof. Rounding to f32 gives |o_j| ≤ |f_j|(1 + 2⁻²⁴) + 2⁻¹⁵⁰ (overflow makes `s32`
 /// infinite and the test false; NaN makes it false). The f32 sum of dv squares is
 /// ≥ (1 − 2⁻²⁴)^dv·Σf_j² − dv·2⁻¹²⁵ (relative error per operation, plus underflow or
-/// flush-to-zero of tiny terms), and the f64 sum N of fl(o_j²) is ≤ (1 + 2⁻⁵³)^(dv+1)·Σo_j²
-/// + dv·2⁻¹⁰⁷⁴. Together N ≤ s32·(1 + 2⁻²⁴)^(2dv+4) + 10⁻³⁰ ≤ s32·(1 + (dv+4)·2⁻²²) + 10⁻³⁰
+/// flush-to-zero of tiny terms), and the f64 sum N of fl(o_j²) is at most
+/// (1 + 2⁻⁵³)^(dv+1)·Σo_j² plus dv·2⁻¹⁰⁷⁴. Together N ≤ s32·(1 + 2⁻²⁴)^(2dv+4) + 10⁻³⁰ ≤ s32·(1 + (dv+4)·2⁻²²) + 10⁻³⁰
 /// (for dv ≤ 2¹⁶, since eˣ ≤ 1 + 2x for x ≤ 1). The test compares that, evaluated in f64
 /// (relative error < 2⁻⁵⁰), with r_v²·(1 − 2⁻⁴⁰) (below the exact r_v² despite rounding).
 /// N ≤ r_v² gives √N ≤ r_v, and a correctly rounded square root of N is then ≤ r_v too
