@@ -87,6 +87,14 @@ pub const fn round_shr_fast(x: i64, sh: u32) -> i64 {
     x.saturating_add(1i64 << (sh - 1)) >> sh
 }
 
+/// Whether f32 arithmetic is done in hardware here: every non-ARM target the crate is
+/// tested on, and ARM with the hard-float ABI (an FPU, e.g. Cortex-M4F/M7F). Some f64
+/// computations are skipped when a cheap f32 test proves their outcome (see
+/// `Rows::surely_inside` and `query::surely_inside`); with software f32 (Cortex-M0/M3) the
+/// test costs about 1 KB of f32 routines and as many instructions as it saves, so there it
+/// is compiled out. Either way the results are the same bits.
+pub(crate) const F32_IN_HARDWARE: bool = cfg!(any(not(target_arch = "arm"), target_abi = "eabihf"));
+
 /// The exact product `a·b` of two `i32` as `i64` (it always fits: |a·b| ≤ 2⁶²).
 ///
 /// On cores with a 32×32→64 multiplier (Cortex-M3/M4/M7, every 64-bit host) this is one

@@ -147,7 +147,7 @@ impl<'a> Attn<'a> {
         }
 
         // Back to real units: U = u / 2^(Fq+Fs) is Σ_i c_i<ψ(q),ψ(k_i)>ω_i + noise.
-        let scale = 1.0 / libm::ldexp(1.0, (self.plan.f_query + self.plan.f_store) as i32);
+        let scale = pow2_neg(self.plan.f_query + self.plan.f_store);
         let den = u.get(s.dv).map_or(0.0, |&x| x as f64 * scale);
         let rows_in_range = self.rows_in_blocks(a, b);
         let floor = f64::from(rows_in_range)
@@ -210,14 +210,28 @@ impl<'a> Attn<'a> {
     }
 }
 
+/// 1 / 2ᵉ as f64, exactly what `1.0 / libm::ldexp(1.0, e)` gives (2⁻ᵉ, subnormal down to
+/// 2⁻¹⁰²³; 0 from e = 1024 on, where 2ᵉ overflows), built from the bits: no `ldexp`, no
+/// division.
+fn pow2_neg(e: u32) -> f64 {
+    if e <= 1022 {
+        f64::from_bits(u64::from(1023 - e) << 52)
+    } else if e == 1023 {
+        f64::from_bits(1u64 << 51)
+    } else {
+        0.0
+    }
+}
+
 /// The outputs out_j = o_j with o_j = u_j·factor (f64, rounded to f32), projected onto the
 /// ball of radius r_v: if the f64 norm √(Σ o_j²) > r_v, out_j = o_j·(r_v/norm) instead. The
 /// exact attention output is a convex combination of clipped values, so the projection
 /// never increases the error. `out.len()` outputs are written (the first entries of `u`).
 ///
 /// Each o_j is computed once and parked (as f64 bits) in its own accumulator slot, which is
-/// not needed any more, and out_j = o_j as f32 is written at once; the f64 norm is only
-/// computed when [`surely_inside`] cannot rule the projection out.
+/// not needed any more, and out_j = o_j as f32 is written at once; where f32 is hardware
+/// (`fixed::F32_IN_HARDWARE`) the f64 norm is only computed when [`surely_inside`] cannot
+/// rule the projection out.
 fn project(u: &mut [i64], out: &mut [f32], factor: f64, rv: f64) {
     let mut s32 = 0.0f32;
     for (uj, oj) in u.iter_mut().zip(out.iter_mut()) {
@@ -225,9 +239,11 @@ fn project(u: &mut [i64], out: &mut [f32], factor: f64, rv: f64) {
         *uj = o.to_bits() as i64;
         let f = o as f32;
         *oj = f;
-        s32 += f * f;
+        if crate::fixed::F32_IN_HARDWARE {
+            s32 += f * f;
+        }
     }
-    if surely_inside(s32, out.len(), rv) {
+    if crate::fixed::F32_IN_HARDWARE && surely_inside(s32, out.len(), rv) {
         return;
     }
     // The f64 norm, exactly as specified; only it decides.
@@ -319,6 +335,14 @@ mod tests {
         let norm = libm::sqrt(o.iter().fold(0.0, |a, x| a + x * x));
         let shrink = if norm > rv { rv / norm } else { 1.0 };
         o.iter().map(|x| (x * shrink) as f32).collect()
+    }
+
+    #[test]
+    fn pow2_neg_is_one_over_ldexp() {
+        for e in 0..1100u32 {
+            let want = 1.0 / libm::ldexp(1.0, e as i32);
+            assert_eq!(pow2_neg(e).to_bits(), want.to_bits(), "e = {e}");
+        }
     }
 
     #[test]

@@ -55,8 +55,8 @@ impl Rows<'_> {
     /// Whether ‖row‖ ≤ `radius` for sure, in the sense that [`Rows::norm`] would return a
     /// value ≤ 1 (and every entry is finite), judged from the sum of squares in f32 (one
     /// hardware multiply-add per entry on a Cortex-M4F; `norm` needs an f64 division,
-    /// multiply and add per entry, soft float there). Only f32 rows are judged; `false`
-    /// means "compute the norm".
+    /// multiply and add per entry, soft float there). Only f32 rows are judged, and only
+    /// where f32 is hardware (`fixed::F32_IN_HARDWARE`); `false` means "compute the norm".
     ///
     /// Proof. The f32 sum of squares S (dim terms, each x² rounded, then added) satisfies
     /// ‖x‖² ≤ S·(1 + (dim+4)·2⁻²²) + 10⁻³⁰ for dim ≤ 2¹⁶ (relative error 2⁻²⁴ per
@@ -69,6 +69,9 @@ impl Rows<'_> {
         let Rows::F32(v) = self else {
             return false;
         };
+        if !crate::fixed::F32_IN_HARDWARE {
+            return false;
+        }
         let base = row.saturating_mul(dim);
         let Some(r) = v.get(base..base.saturating_add(dim)) else {
             return false;
