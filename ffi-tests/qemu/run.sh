@@ -73,23 +73,22 @@ golden_bytes() {
   arm-none-eabi-nm -S -t d -C "$1" 2>/dev/null | awk '/qemu_fw::data::/ { s += $2 } END { print s + 0 }'
 }
 
-# report <machine> <lang> <elf> <log> <rc>: parse the firmware's RESULT line
+# report <machine> <lang> <elf> <log> <rc>: parse the firmware's RESULT line. The four
+# required keys come first, then every other key=value the firmware printed.
 report() {
-  local machine=$1 lang=$2 elf=$3 log=$4 rc=$5 res
+  local machine=$1 lang=$2 elf=$3 log=$4 rc=$5 res q b s extras
   res=$(grep -m1 '^qemu-fw: RESULT ' "$log" | sed 's/^qemu-fw: RESULT //')
-  if [ "$rc" -ne 0 ] || [ -z "$res" ]; then
+  get() { echo "$res" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+  q=$(get query_instr)
+  b=$(get build_instr)
+  s=$(get stack_bytes)
+  if [ "$rc" -ne 0 ] || [ -z "$q" ] || [ -z "$b" ] || [ -z "$s" ]; then
     fail "$machine $lang exit=$rc (log: $log)"
     grep -E '^FAIL|panicked|stack use' "$log" | head -5 | sed 's/^/    /'
     return
   fi
-  get() { echo "$res" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-  pass "$machine $lang query_instr=$(get query_instr) build_instr=$(get build_instr)" \
-    "stack_bytes=$(get stack_bytes) flash_bytes=$(flash_bytes "$elf") workload=$(get workload)" \
-    "device=$(get device)" \
-    "build_stack=$(get build_stack) query_stack=$(get query_stack)" \
-    "flash_query_instr=$(get flash_query_instr) flash_query_stack=$(get flash_query_stack)" \
-    "image_bytes=$(get image_bytes) flash_image_bytes=$(get flash_image_bytes)" \
-    "open_instr=$(get open_instr) flash_open_instr=$(get flash_open_instr)"
+  extras=$(echo "$res" | tr ' ' '\n' | grep -v -E '^(machine|query_instr|build_instr|stack_bytes)=' | tr '\n' ' ')
+  pass "$machine $lang query_instr=$q build_instr=$b stack_bytes=$s flash_bytes=$(flash_bytes "$elf") ${extras% }"
 }
 
 # --- host: workload tests and golden vectors -----------------------------------------------
@@ -140,7 +139,7 @@ for spec in "${MACHINES[@]}"; do
   if build "$OUT/build-size-$machine.log" bash -c "cd '$here/rust-fw' && cargo build -q --release --target $target --no-default-features --bins"; then
     base=$TD/fw-size/$target/release/size-empty
     base_flash=$(flash_bytes "$base")
-    for probe in size-empty size-query size-build; do
+    for probe in size-empty size-query size-build size-build-plan; do
       e=$TD/fw-size/$target/release/$probe
       qemu "$machine" "$e" "$OUT/$probe-$machine.log"
       rc=$?
@@ -169,7 +168,7 @@ for spec in "${MACHINES[@]}"; do
       -ffunction-sections -fdata-sections -DMACHINE="\"$machine\"" -I"$OUT/golden/$machine" -I"$here/c" \
       --specs=rdimon.specs -L"$here/c/ld" -T "$machine.ld" -Wl,--gc-sections -Wl,--no-warn-execstack \
       -Wl,-Map="$OUT/c-$machine.map" -o "$celf" \
-      "$here/c/main.c" "$here/c/measure.c" "$here/c/startup.c" "$shim"; then
+      "$here/c/main.c" "$here/c/measure.c" "$here/c/startup.c" "$here/c/sha256.c" "$shim"; then
     qemu "$machine" "$celf" "$log"
     report "$machine" c "$celf" "$log" $?
   else
@@ -205,7 +204,7 @@ if [ "${QEMU_CONTROLS:-1}" != 0 ]; then
     -ffunction-sections -fdata-sections -DINJECT_FAIL -DMACHINE="\"$CONTROL_MACHINE\"" \
     -I"$OUT/golden/$CONTROL_MACHINE" -I"$here/c" --specs=rdimon.specs -L"$here/c/ld" -T "$CONTROL_MACHINE.ld" \
     -Wl,--gc-sections -Wl,--no-warn-execstack -o "$OUT/c-inject-fail.elf" \
-    "$here/c/main.c" "$here/c/measure.c" "$here/c/startup.c" "$TD/cshim/$target/release/libqemu_cshim.a"; then
+    "$here/c/main.c" "$here/c/measure.c" "$here/c/startup.c" "$here/c/sha256.c" "$TD/cshim/$target/release/libqemu_cshim.a"; then
     expect 1 "c control=inject-fail" "$CONTROL_MACHINE" "$OUT/c-inject-fail.elf"
   else
     fail "$CONTROL_MACHINE c control inject-fail build (log: $OUT/build-control-c.log)"

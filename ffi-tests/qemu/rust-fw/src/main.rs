@@ -429,7 +429,7 @@ fn main() -> ! {
     let build_stack = build_stack.max(vec.build_stack);
     let stack_max = build_stack.max(plan_stack).max(query_stack);
     println!(
-        "qemu-fw: RESULT machine={} workload={} query_instr={} build_instr={} stack_bytes={} \
+        "qemu-fw: RESULT machine={} workload={} query_instr={} build_instr={} stack_bytes={} build_includes_plan=0 \
          d16_query_instr={} device={}x{}x{} device_query_instr={} plan_instr={} \
          build_stack={} plan_stack={} query_stack={} vectors_build_instr={} vectors_query_instr={} \
          image_bytes={} flash_image_bytes={} open_instr={} flash_open_instr={}",

@@ -510,6 +510,29 @@ fn c_u8_array(out: &mut String, name: &str, bytes: &[u8]) {
     out.push_str("};\n");
 }
 
+/// A C `qw_params` initialiser (see `c/workload.h`): Rust's `{:?}` prints the shortest
+/// decimal that round-trips and C parses it with correct rounding, so the doubles are the
+/// same bits.
+fn c_params(out: &mut String, name: &str, p: &Params) {
+    let mech = u32::from(p.mechanism == crate::NoiseKind::Laplace);
+    let _ = writeln!(
+        out,
+        "static const qw_params {name} = {{{}, {}, {}, {}, {:?}, {:?}, {:?}, {:?}, {:?}, {:?}, {mech}, {}, {:?}}};",
+        p.d,
+        p.dv,
+        p.n_max,
+        p.degree,
+        p.score_scale,
+        p.radius_q,
+        p.radius_k,
+        p.radius_v,
+        p.epsilon,
+        p.delta,
+        p.block,
+        p.clip
+    );
+}
+
 /// The C header with the same data as [`write_bins`] (`golden.h`) for `machine`.
 pub fn c_header(machine: &str) -> Result<String, String> {
     let prof = profile(machine);
@@ -526,18 +549,13 @@ pub fn c_header(machine: &str) -> Result<String, String> {
         let g = golden(&case);
         let up = case.name.to_uppercase();
         let n = case.name;
-        let p = &g.params;
         let _ = writeln!(s, "\n#define {up}_D {}", case.d);
         let _ = writeln!(s, "#define {up}_DV {}", case.dv);
         let _ = writeln!(s, "#define {up}_N {}", case.n);
         let _ = writeln!(s, "#define {up}_NQ {}", case.n_queries);
         let _ = writeln!(s, "#define {up}_SEED {}ull", case.seed);
         let _ = writeln!(s, "#define {up}_IMAGE_LEN {}", g.image.len());
-        let _ = writeln!(
-            s,
-            "/* params: degree {} tau {:?} r_q {:?} r_k {:?} r_v {:?} eps {:?} delta {:?} */",
-            p.degree, p.score_scale, p.radius_q, p.radius_k, p.radius_v, p.epsilon, p.delta
-        );
+        c_params(&mut s, &format!("{n}_params"), &g.params);
         c_f32_array(&mut s, &format!("{n}_keys"), &g.keys);
         c_f32_array(&mut s, &format!("{n}_values"), &g.values);
         c_f32_array(&mut s, &format!("{n}_queries"), &g.queries);
@@ -556,6 +574,19 @@ pub fn c_header(machine: &str) -> Result<String, String> {
         "#define VEC_M {GOLDEN_M}\n#define VEC_SEED {GOLDEN_SEED}ull\n#define VEC_CONFIGS {}",
         v.len()
     );
+    for (i, name) in GOLDEN.iter().enumerate() {
+        c_params(&mut s, &format!("vec_params_{i}"), &golden_params(name));
+    }
+    s += "static const qw_params *const vec_params[] = {";
+    for i in 0..GOLDEN.len() {
+        let _ = write!(s, "&vec_params_{i}, ");
+    }
+    s += "};\n";
+    s += "static const char *const vec_names[] = {";
+    for name in GOLDEN {
+        let _ = write!(s, "\"{name}\", ");
+    }
+    s += "};\n";
     s += "static const struct { uint32_t image_bytes; uint8_t sha256[32]; } vec_images[] = {\n";
     for c in &v {
         let h: Vec<String> = c.sha256.iter().map(|b| format!("0x{b:02x}")).collect();
