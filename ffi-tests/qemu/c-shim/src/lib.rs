@@ -92,8 +92,7 @@ pub unsafe extern "C" fn qw_plan(
     scratch_bytes: *mut usize,
     qscratch_bytes: *mut usize,
 ) -> i32 {
-    if p.is_null() || image_bytes.is_null() || scratch_bytes.is_null() || qscratch_bytes.is_null()
-    {
+    if p.is_null() || image_bytes.is_null() || scratch_bytes.is_null() || qscratch_bytes.is_null() {
         return NULL;
     }
     // SAFETY: checked non-NULL; caller contract for validity.
