@@ -26,6 +26,7 @@
 pub mod checksum;
 pub mod error;
 pub mod fixed;
+mod panic;
 pub mod kernel;
 pub mod mechanism;
 pub mod privacy;
