@@ -25,10 +25,11 @@
 
 pub mod checksum;
 pub mod error;
+pub mod ffi;
 pub mod fixed;
-mod panic;
 pub mod kernel;
 pub mod mechanism;
+mod panic;
 pub mod privacy;
 pub mod samplers;
 
