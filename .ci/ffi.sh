@@ -38,6 +38,7 @@ build_all() { # $1 = suffix, rest = extra flags
   cc -std=c99 "${warn[@]}" "$@" "${inc[@]}" -c ffi-tests/common.c -o "$work/common$sfx.o"
   c++ -std=c++17 "${warn[@]}" "$@" "${inc[@]}" ffi-tests/test_cpp.cpp "$work/common$sfx.o" "$lib" "${libs[@]}" -o "$work/test_cpp$sfx"
   cc -std=c99 "${warn[@]}" "$@" -Iinclude examples/c/dpx_example.c "$lib" "${libs[@]}" -o "$work/dpx_example$sfx"
+  cc -std=c99 "${warn[@]}" "$@" -Iinclude examples/c/quickstart.c "$lib" "${libs[@]}" -o "$work/quickstart$sfx"
 }
 run_all() { # $1 = suffix, rest = runner prefix
   local sfx="$1"; shift
@@ -45,6 +46,7 @@ run_all() { # $1 = suffix, rest = runner prefix
   "$@" "$work/test_golden$sfx"
   "$@" "$work/test_cpp$sfx"
   "$@" "$work/dpx_example$sfx" examples/data/minilm/n512_layer2 "$work/head0.dpx"
+  "$@" "$work/quickstart$sfx"
 }
 
 step "C99 / C++17 tests under valgrind (release archive)"
@@ -54,6 +56,15 @@ run_all "" valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-l
 step "C99 / C++17 tests under ASan + UBSan (release archive)"
 build_all "_san" -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 run_all "_san"
+
+step "the CMake snippet (examples/c/CMakeLists.txt)"
+if ! command -v cmake >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends cmake make >/dev/null
+fi
+cmake -S examples/c -B "$work/cmake" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$work/cmake" >/dev/null
+"$work/cmake/quickstart"
+"$work/cmake/dpx_example" examples/data/minilm/n512_layer2 "$work/cmake/head0.dpx"
 
 step "device and mobile archives"
 for t in thumbv6m-none-eabi thumbv7em-none-eabihf aarch64-linux-android aarch64-apple-ios; do

@@ -264,23 +264,14 @@ fn c_build_and_query_are_bit_identical_to_rust() {
         // SAFETY: written on success.
         let b = unsafe { b.assume_init() };
         assert_eq!(b.single, attn.bound(0.05).unwrap().single);
+        let mut untouched = b;
         // SAFETY: valid pointers.
         assert_eq!(
-            unsafe { dpx_bound(a, 1.5, b_ptr()) },
+            unsafe { dpx_bound(a, 1.5, &mut untouched) },
             DPX_ERR_INVALID_PARAMETER
         );
+        assert_eq!(untouched, b, "out untouched on error");
     }
-}
-
-fn b_ptr() -> *mut dpx_bound {
-    Box::leak(Box::new(dpx_bound {
-        beta: 0.0,
-        kernel: 0.0,
-        noise_single: 0.0,
-        noise_uniform: 0.0,
-        single: 0.0,
-        uniform: 0.0,
-    }))
 }
 
 #[test]
