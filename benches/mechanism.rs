@@ -25,7 +25,9 @@ fn rows(seed: u64, n: usize, d: usize) -> Vec<f32> {
     let mut s = seed;
     (0..n * d)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()
@@ -44,7 +46,17 @@ fn bench(c: &mut Criterion) {
         let mut scratch = Aligned::new(plan.build_scratch_bytes());
         let mut rng = ChaCha20Rng::seed_from_u64(7);
         g.bench_with_input(BenchmarkId::new("build", n), &n, |b, _| {
-            b.iter(|| build(&plan, image.bytes(), &keys, &values, &mut rng, scratch.bytes()).unwrap())
+            b.iter(|| {
+                build(
+                    &plan,
+                    image.bytes(),
+                    &keys,
+                    &values,
+                    &mut rng,
+                    scratch.bytes(),
+                )
+                .unwrap()
+            })
         });
         let attn = Attn::open(image.get()).unwrap();
         let mut qs = Aligned::new(attn.query_scratch_bytes());

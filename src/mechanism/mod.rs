@@ -39,3 +39,6 @@ pub use rows::Rows;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod golden;
