@@ -58,6 +58,12 @@ pub enum Error {
     TooManyRows,
     /// A block range is empty, reversed, or beyond the built blocks.
     InvalidRange,
+    /// A value, point or weight lies outside its public bound (DPTree family; index of the
+    /// row in the current call).
+    OutOfRange {
+        /// Row index within the rows passed to the failing call.
+        row: usize,
+    },
 
     // --- images -------------------------------------------------------------------------
     /// The buffer does not start with the image magic (not an image, or not finished).
@@ -89,12 +95,18 @@ impl Error {
             Error::InvalidEpsilon => "epsilon must be finite and > 0",
             Error::InvalidDelta => "delta must be in (0, 1)",
             Error::InvalidDimension => "a dimension is zero or too large",
-            Error::InvalidDegree => "degree must be even and supported, or the kernel error target is unreachable",
-            Error::InvalidRadius => "radius, score scale or gamma is not finite and > 0, or the score bound is too large",
+            Error::InvalidDegree => {
+                "degree must be even and supported, or the kernel error target is unreachable"
+            }
+            Error::InvalidRadius => {
+                "radius, score scale or gamma is not finite and > 0, or the score bound is too large"
+            }
             Error::InvalidClip => "contribution clip bound must be in (0, 1]",
             Error::InvalidParameter => "invalid parameter",
             Error::SizeOverflow => "size computation overflowed",
-            Error::PrecisionTooLow => "fixed-point precision target cannot be met with 32-bit words",
+            Error::PrecisionTooLow => {
+                "fixed-point precision target cannot be met with 32-bit words"
+            }
             Error::BufferTooSmall => "buffer too small",
             Error::Misaligned => "buffer misaligned",
             Error::WrongLength => "slice has the wrong length",
@@ -102,6 +114,7 @@ impl Error {
             Error::OutOfBall { .. } => "input row outside its radius (reject policy)",
             Error::TooManyRows => "more rows than n_max",
             Error::InvalidRange => "invalid block range",
+            Error::OutOfRange { .. } => "input value outside its public bound",
             Error::BadMagic => "not a finished dpxattn image",
             Error::UnsupportedVersion => "unsupported image version",
             Error::ChecksumMismatch => "image checksum mismatch",
@@ -116,7 +129,9 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NonFiniteInput { row } | Error::OutOfBall { row } => {
+            Error::NonFiniteInput { row }
+            | Error::OutOfBall { row }
+            | Error::OutOfRange { row } => {
                 write!(f, "{} (row {})", self.as_str(), row)
             }
             _ => f.write_str(self.as_str()),

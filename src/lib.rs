@@ -25,6 +25,7 @@
 
 pub mod error;
 pub mod fixed;
+pub mod tree;
 
 pub use error::{Error, Result};
 

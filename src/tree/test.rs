@@ -1,0 +1,798 @@
+//! Tests of the DPTree family: exact answers with the noise off (test-only switch),
+//! statistical coverage of the error bounds, bad inputs, buffer sizes and images.
+
+use super::*;
+use crate::{ALIGN, Error};
+use core::convert::Infallible;
+use rand_chacha::ChaCha8Rng;
+use rand_core::{SeedableRng, TryRng};
+
+/// An `ALIGN`-aligned byte buffer of exactly `len` bytes (backed by `u64`s).
+struct Buf {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Buf {
+    fn new(len: usize) -> Self {
+        Self::filled(len, 0)
+    }
+    fn filled(len: usize, byte: u8) -> Self {
+        let mut b = Buf {
+            words: vec![0u64; len.div_ceil(8) + 1],
+            len,
+        };
+        b.all_mut().fill(byte);
+        b
+    }
+    fn all_mut(&mut self) -> &mut [u8] {
+        bytemuck::cast_slice_mut(&mut self.words)
+    }
+    fn all(&self) -> &[u8] {
+        bytemuck::cast_slice(&self.words)
+    }
+    fn bytes(&mut self) -> &mut [u8] {
+        let len = self.len;
+        &mut self.all_mut()[..len]
+    }
+    fn ro(&self) -> &[u8] {
+        &self.all()[..self.len]
+    }
+}
+
+fn rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// An RNG that fails after `ok` successful calls.
+struct FailingRng {
+    inner: ChaCha8Rng,
+    ok: usize,
+}
+
+#[derive(Debug)]
+struct Broken;
+impl core::fmt::Display for Broken {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("broken")
+    }
+}
+impl core::error::Error for Broken {}
+
+impl TryRng for FailingRng {
+    type Error = Broken;
+    fn try_next_u32(&mut self) -> core::result::Result<u32, Broken> {
+        self.tick()?;
+        Ok(self
+            .inner
+            .try_next_u32()
+            .unwrap_or_else(|e: Infallible| match e {}))
+    }
+    fn try_next_u64(&mut self) -> core::result::Result<u64, Broken> {
+        self.tick()?;
+        Ok(self
+            .inner
+            .try_next_u64()
+            .unwrap_or_else(|e: Infallible| match e {}))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> core::result::Result<(), Broken> {
+        self.tick()?;
+        self.inner
+            .try_fill_bytes(dst)
+            .unwrap_or_else(|e: Infallible| match e {});
+        Ok(())
+    }
+}
+impl FailingRng {
+    fn tick(&mut self) -> core::result::Result<(), Broken> {
+        if self.ok == 0 {
+            return Err(Broken);
+        }
+        self.ok -= 1;
+        Ok(())
+    }
+}
+
+/// Deterministic pseudo-random reals in [lo, hi] (test data, not noise).
+fn data(seed: u64, n: usize, lo: f64, hi: f64) -> Vec<f64> {
+    let mut r = rng(seed ^ 0xdada);
+    (0..n)
+        .map(|_| {
+            let u = (r.try_next_u64().unwrap() >> 11) as f64 / (1u64 << 53) as f64;
+            lo + (hi - lo) * u
+        })
+        .collect()
+}
+
+fn tree_params(n: usize, noise: Noise) -> DPTreeParams {
+    DPTreeParams {
+        n,
+        value_bound: 2.5,
+        noise,
+        epsilon: 1.0,
+        delta: 1e-6,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// DPTree
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn plan_sizes_are_exact() {
+    for n in [1usize, 2, 3, 7, 8, 100, 1000, 65_537] {
+        let p = DPTreePlan::new(&tree_params(n, Noise::Gaussian)).unwrap();
+        assert_eq!(p.image_bytes, 160 + 8 * n);
+        assert_eq!(p.levels, usize::BITS - n.leading_zeros());
+        assert_eq!(p.state_bytes, 32 + 8 * p.levels as usize);
+        assert_eq!(p.image_bytes % ALIGN, 0);
+    }
+}
+
+#[test]
+fn range_sums_are_exact_with_noise_off() {
+    for n in [1usize, 2, 3, 5, 8, 13, 64, 100] {
+        for noise in [Noise::Gaussian, Noise::Laplace] {
+            let plan = DPTreePlan::new(&tree_params(n, noise))
+                .unwrap()
+                .without_noise();
+            let v = data(n as u64, n, -2.5, 2.5);
+            let mut img = Buf::new(plan.image_bytes);
+            let t = DPTree::build(&plan, img.bytes(), &v, &mut rng(1)).unwrap();
+            let f = plan.calibration.frac_bits;
+            let q: Vec<i64> = v
+                .iter()
+                .map(|&x| libm::round(libm::scalbn(x, f)) as i64)
+                .collect();
+            for a in 0..n {
+                for b in a + 1..=n {
+                    let got = t.range_sum(a, b).unwrap();
+                    let exact_int: i128 = q[a..b].iter().map(|&x| i128::from(x)).sum();
+                    assert_eq!(got, libm::scalbn(exact_int as f64, -f), "n={n} [{a},{b})");
+                    let real: f64 = v[a..b].iter().sum();
+                    let bd = t.bound(a, b, 0.05).unwrap();
+                    assert_eq!(bd.noise, 0.0);
+                    assert!((got - real).abs() <= bd.total, "{got} vs {real}: {bd:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn streaming_matches_one_shot_and_answers_completed_prefixes() {
+    let n = 45;
+    let plan = DPTreePlan::new(&tree_params(n, Noise::Laplace)).unwrap();
+    let v = data(7, n, -2.5, 2.5);
+    let mut one = Buf::new(plan.image_bytes);
+    DPTree::build(&plan, one.bytes(), &v, &mut rng(99)).unwrap();
+
+    let mut img = Buf::new(plan.image_bytes);
+    let mut st = Buf::new(plan.state_bytes);
+    let mut r = rng(99);
+    DPTreeWriter::begin(&plan, img.bytes(), st.bytes()).unwrap();
+    let mut done = 0;
+    for chunk in [1usize, 0, 2, 5, 11, 26] {
+        // Re-attach each time, as the C ABI does.
+        let mut w = DPTreeWriter::resume(img.bytes(), st.bytes()).unwrap();
+        w.push(&v[done..done + chunk], &mut r).unwrap();
+        done += chunk;
+        assert_eq!(w.filled(), done);
+        let t = w.tree();
+        if done > 0 {
+            assert!(t.range_sum(0, done).is_ok());
+        }
+        assert_eq!(t.range_sum(0, done + 1), Err(Error::InvalidRange));
+        // The published image opens and agrees with the writer's view.
+        let opened = DPTree::open(img.ro()).unwrap();
+        assert_eq!(opened.filled(), done);
+    }
+    assert_eq!(done, n);
+    let w = DPTreeWriter::resume(img.bytes(), st.bytes()).unwrap();
+    let t = w.finish();
+    assert_eq!(t.filled(), n);
+    assert!(st.ro().iter().all(|&b| b == 0), "finish zeroises the state");
+    assert_eq!(img.ro(), one.ro(), "same RNG bytes ⇒ same image");
+    // A finished stream cannot be resumed.
+    assert_eq!(
+        DPTreeWriter::resume(img.bytes(), st.bytes()).err(),
+        Some(Error::BuildState)
+    );
+}
+
+/// Empirical coverage of the single-range bound at β over many independent trees.
+fn coverage(noise: Noise, beta: f64, trials: u64) {
+    let n = 37;
+    let plan = DPTreePlan::new(&tree_params(n, noise)).unwrap();
+    let v = data(3, n, -2.5, 2.5);
+    let ranges = [
+        (0usize, 1usize),
+        (0, 37),
+        (5, 6),
+        (3, 30),
+        (17, 33),
+        (36, 37),
+    ];
+    let mut fails = [0u32; 6];
+    let mut ratio_q = Vec::new();
+    let mut img = Buf::new(plan.image_bytes);
+    for seed in 0..trials {
+        let t = DPTree::build(&plan, img.bytes(), &v, &mut rng(1000 + seed)).unwrap();
+        for (k, &(a, b)) in ranges.iter().enumerate() {
+            let exact: f64 = v[a..b].iter().sum();
+            let bd = t.bound(a, b, beta).unwrap();
+            let err = (t.range_sum(a, b).unwrap() - exact).abs();
+            if err > bd.total {
+                fails[k] += 1;
+            }
+            ratio_q.push(err / bd.total);
+        }
+    }
+    let tol = beta + 4.0 * (beta * (1.0 - beta) / trials as f64).sqrt();
+    for (k, &f) in fails.iter().enumerate() {
+        let rate = f64::from(f) / trials as f64;
+        assert!(
+            rate <= tol,
+            "{noise:?} range {:?}: fail rate {rate} > {tol}",
+            ranges[k]
+        );
+    }
+    // Not vacuous: the errors reach a fair fraction of the bound.
+    ratio_q.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let q = ratio_q[((1.0 - beta) * ratio_q.len() as f64) as usize];
+    assert!(q > 0.25, "{noise:?}: (1-β)-quantile of err/bound = {q}");
+}
+
+#[test]
+fn gaussian_bound_covers() {
+    coverage(Noise::Gaussian, 0.1, 300);
+}
+
+#[test]
+fn laplace_bound_covers() {
+    coverage(Noise::Laplace, 0.1, 300);
+}
+
+#[test]
+fn bad_values_write_nothing() {
+    let plan = DPTreePlan::new(&tree_params(8, Noise::Gaussian)).unwrap();
+    let cases: [(&[f64], Error); 4] = [
+        (&[0.0, f64::NAN], Error::NonFiniteInput { row: 1 }),
+        (&[f64::INFINITY], Error::NonFiniteInput { row: 0 }),
+        (&[1.0, 2.0, -2.6], Error::OutOfRange { row: 2 }),
+        (&[0.0; 9], Error::TooManyRows),
+    ];
+    for (vals, want) in cases {
+        let mut img = Buf::filled(plan.image_bytes, 0xAA);
+        assert_eq!(
+            DPTree::build(&plan, img.bytes(), vals, &mut rng(0)).err(),
+            Some(want)
+        );
+        assert!(
+            img.all().iter().all(|&b| b == 0xAA),
+            "{want:?}: image touched"
+        );
+    }
+    // Streaming: a bad batch changes neither the image nor the state.
+    let mut img = Buf::new(plan.image_bytes);
+    let mut st = Buf::new(plan.state_bytes);
+    let mut w = DPTreeWriter::begin(&plan, img.bytes(), st.bytes()).unwrap();
+    w.push(&[1.0f32, 2.0], &mut rng(0)).unwrap();
+    let (before_i, before_s) = (img.ro().to_vec(), st.ro().to_vec());
+    let mut w = DPTreeWriter::resume(img.bytes(), st.bytes()).unwrap();
+    assert_eq!(
+        w.push(&[0.5, f64::NAN], &mut rng(0)).err(),
+        Some(Error::NonFiniteInput { row: 1 })
+    );
+    assert_eq!(
+        w.push(&[0.0; 7], &mut rng(0)).err(),
+        Some(Error::TooManyRows)
+    );
+    assert_eq!(img.ro(), &before_i[..]);
+    assert_eq!(st.ro(), &before_s[..]);
+}
+
+#[test]
+fn bad_params() {
+    let ok = tree_params(10, Noise::Gaussian);
+    let cases = [
+        (DPTreeParams { n: 0, ..ok }, Error::InvalidDimension),
+        (
+            DPTreeParams {
+                n: MAX_LEAVES + 1,
+                ..ok
+            },
+            Error::InvalidDimension,
+        ),
+        (
+            DPTreeParams {
+                value_bound: 0.0,
+                ..ok
+            },
+            Error::InvalidParameter,
+        ),
+        (
+            DPTreeParams {
+                value_bound: f64::NAN,
+                ..ok
+            },
+            Error::InvalidParameter,
+        ),
+        (
+            DPTreeParams {
+                value_bound: f64::INFINITY,
+                ..ok
+            },
+            Error::InvalidParameter,
+        ),
+        (DPTreeParams { epsilon: 0.0, ..ok }, Error::InvalidEpsilon),
+        (
+            DPTreeParams {
+                epsilon: f64::NAN,
+                ..ok
+            },
+            Error::InvalidEpsilon,
+        ),
+        (DPTreeParams { delta: 0.0, ..ok }, Error::InvalidDelta),
+        (DPTreeParams { delta: 1.0, ..ok }, Error::InvalidDelta),
+        (
+            DPTreeParams {
+                noise: Noise::Laplace,
+                delta: -1.0,
+                ..ok
+            },
+            Error::InvalidDelta,
+        ),
+    ];
+    for (p, e) in cases {
+        assert_eq!(DPTreePlan::new(&p).err(), Some(e), "{p:?}");
+    }
+    // Laplace ignores δ (reported as 0).
+    let p = DPTreePlan::new(&DPTreeParams {
+        noise: Noise::Laplace,
+        delta: 0.0,
+        ..ok
+    })
+    .unwrap();
+    assert_eq!(p.params.delta, 0.0);
+}
+
+#[test]
+fn buffers_exact_short_misaligned() {
+    let plan = DPTreePlan::new(&tree_params(20, Noise::Gaussian)).unwrap();
+    let v = data(1, 20, -1.0, 1.0);
+    // One byte short: refused, untouched.
+    let mut img = Buf::filled(plan.image_bytes - 1, 0x55);
+    assert_eq!(
+        DPTree::build(&plan, img.bytes(), &v, &mut rng(0)).err(),
+        Some(Error::BufferTooSmall)
+    );
+    assert!(img.all().iter().all(|&b| b == 0x55));
+    let mut img = Buf::filled(plan.image_bytes, 0x55);
+    let mut st = Buf::filled(plan.state_bytes - 1, 0x55);
+    assert_eq!(
+        DPTreeWriter::begin(&plan, img.bytes(), st.bytes()).err(),
+        Some(Error::BufferTooSmall)
+    );
+    assert!(img.all().iter().all(|&b| b == 0x55));
+    assert!(st.all().iter().all(|&b| b == 0x55));
+    // Misaligned.
+    let mut img = Buf::filled(plan.image_bytes + 8, 0x55);
+    assert_eq!(
+        DPTree::build(&plan, &mut img.bytes()[1..], &v, &mut rng(0)).err(),
+        Some(Error::Misaligned)
+    );
+    assert!(img.all().iter().all(|&b| b == 0x55));
+    // Exactly the plan's bytes, and nothing past them touched.
+    let mut img = Buf::filled(plan.image_bytes + 64, 0x55);
+    DPTree::build(&plan, &mut img.bytes()[..], &v, &mut rng(0)).unwrap();
+    assert!(img.ro()[plan.image_bytes..].iter().all(|&b| b == 0x55));
+    assert!(DPTree::open(&img.ro()[..plan.image_bytes]).is_ok());
+    assert_eq!(
+        DPTree::open(&img.ro()[..plan.image_bytes - 1]).err(),
+        Some(Error::BufferTooSmall)
+    );
+}
+
+#[test]
+fn ranges_and_beta_checked() {
+    let plan = DPTreePlan::new(&tree_params(10, Noise::Gaussian)).unwrap();
+    let mut img = Buf::new(plan.image_bytes);
+    let t = DPTree::build(&plan, img.bytes(), &[1.0; 6], &mut rng(0)).unwrap();
+    for (a, b) in [(3, 3), (4, 3), (0, 7), (0, 11), (usize::MAX, 2)] {
+        assert_eq!(t.range_sum(a, b), Err(Error::InvalidRange), "[{a},{b})");
+        assert_eq!(t.bound(a, b, 0.1).err(), Some(Error::InvalidRange));
+    }
+    assert_eq!(t.prefix_sum(0), Err(Error::InvalidRange));
+    for beta in [0.0, 1.0, f64::NAN, -0.5] {
+        assert_eq!(t.bound(0, 6, beta).err(), Some(Error::InvalidParameter));
+    }
+    assert!(t.range_sum(0, 6).is_ok());
+}
+
+#[test]
+fn rng_failure_zeroises() {
+    let plan = DPTreePlan::new(&tree_params(30, Noise::Gaussian)).unwrap();
+    let v = data(2, 30, -1.0, 1.0);
+    let mut img = Buf::filled(plan.image_bytes, 0x77);
+    let mut bad = FailingRng {
+        inner: rng(5),
+        ok: 40,
+    };
+    assert_eq!(
+        DPTree::build(&plan, img.bytes(), &v, &mut bad).err(),
+        Some(Error::Rng)
+    );
+    assert!(img.ro().iter().all(|&b| b == 0));
+    assert_eq!(DPTree::open(img.ro()).err(), Some(Error::BadMagic));
+    // Streaming: the image and the state are both wiped.
+    let mut img = Buf::new(plan.image_bytes);
+    let mut st = Buf::new(plan.state_bytes);
+    let mut w = DPTreeWriter::begin(&plan, img.bytes(), st.bytes()).unwrap();
+    w.push(&v[..10], &mut rng(1)).unwrap();
+    let mut bad = FailingRng {
+        inner: rng(5),
+        ok: 3,
+    };
+    assert_eq!(w.push(&v[10..], &mut bad).err(), Some(Error::Rng));
+    assert!(img.ro().iter().all(|&b| b == 0));
+    assert!(st.ro().iter().all(|&b| b == 0));
+}
+
+#[test]
+fn images_are_validated() {
+    let plan = DPTreePlan::new(&tree_params(16, Noise::Laplace)).unwrap();
+    let mut img = Buf::new(plan.image_bytes);
+    DPTree::build(&plan, img.bytes(), &data(4, 16, -1.0, 1.0), &mut rng(3)).unwrap();
+    let good = img.ro().to_vec();
+    let reset = |img: &mut Buf| img.bytes().copy_from_slice(&good);
+    // A node word flipped.
+    img.bytes()[160 + 8 * 5] ^= 1;
+    assert_eq!(DPTree::open(img.ro()).err(), Some(Error::ChecksumMismatch));
+    reset(&mut img);
+    // A header byte changed (ε).
+    img.bytes()[50] ^= 1;
+    assert_eq!(DPTree::open(img.ro()).err(), Some(Error::ChecksumMismatch));
+    reset(&mut img);
+    img.bytes()[0] = b'X';
+    assert_eq!(DPTree::open(img.ro()).err(), Some(Error::BadMagic));
+    reset(&mut img);
+    img.bytes()[4] = 9;
+    assert_eq!(
+        DPTree::open(img.ro()).err(),
+        Some(Error::UnsupportedVersion)
+    );
+    reset(&mut img);
+    assert!(DPTree::open(img.ro()).is_ok());
+    // An image whose stored noise scale is smaller than its (ε, n, Δ) demand, with a valid
+    // checksum, is refused by the writer.
+    let mut st = Buf::new(plan.state_bytes);
+    let mut img2 = Buf::new(plan.image_bytes);
+    let mut w = DPTreeWriter::begin(&plan, img2.bytes(), st.bytes()).unwrap();
+    w.push(&[0.5], &mut rng(0)).unwrap();
+    let num_at = 128 + 16;
+    let num = u64::from_le_bytes(img2.ro()[num_at..num_at + 8].try_into().unwrap());
+    img2.bytes()[num_at..num_at + 8].copy_from_slice(&(num / 2).to_le_bytes());
+    super::image::seal(img2.bytes(), 1).unwrap();
+    assert_eq!(
+        DPTreeWriter::resume(img2.bytes(), st.bytes()).err(),
+        Some(Error::CorruptImage)
+    );
+    // An edited plan is refused.
+    let mut edited = plan;
+    edited.calibration.scale_num /= 2;
+    let mut img3 = Buf::new(plan.image_bytes);
+    assert_eq!(
+        DPTree::build(&edited, img3.bytes(), &[0.0], &mut rng(0)).err(),
+        Some(Error::InvalidParameter)
+    );
+}
+
+#[test]
+fn calibration_is_what_the_docs_say() {
+    for noise in [Noise::Gaussian, Noise::Laplace] {
+        let p = DPTreePlan::new(&tree_params(1000, noise)).unwrap();
+        let c = p.calibration;
+        let l = u64::from(p.levels);
+        assert_eq!(l, 10);
+        // D = round(Δ·2^F), includes the input rounding.
+        assert_eq!(
+            c.bound_int as f64,
+            libm::round(libm::scalbn(2.5, c.frac_bits))
+        );
+        assert_eq!(c.l1_sensitivity, 2 * c.bound_int * l);
+        assert!(c.l2_sensitivity >= 2.0 * c.bound_int as f64 * (l as f64).sqrt());
+        assert!(c.scale <= 2f64.powi(SCALE_TARGET_BITS) * 1.0001);
+        match noise {
+            Noise::Laplace => assert!(c.scale >= c.l1_sensitivity as f64 / 1.0),
+            Noise::Gaussian => {
+                let s =
+                    crate::privacy::analytic_gaussian_sigma(1.0, 1e-6, c.l2_sensitivity).unwrap();
+                assert!(c.scale >= s);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Distance structures
+// ---------------------------------------------------------------------------------------
+
+fn dist_params(noise: Noise) -> DistanceParams {
+    DistanceParams {
+        cells: 50,
+        radius: 4.0,
+        weight_bound: 1.5,
+        n_max: 200,
+        noise,
+        epsilon: 1.0,
+        delta: 1e-6,
+    }
+}
+
+fn brute_1d(xs: &[f64], ws: &[f64], y: f64) -> f64 {
+    xs.iter().zip(ws).map(|(x, w)| w * (y - x).abs()).sum()
+}
+
+#[test]
+fn distance_sizes() {
+    let p = DistancePlan::new(&dist_params(Noise::Gaussian)).unwrap();
+    assert_eq!(p.image_bytes, 128 + 64 + 16 * 50);
+    assert_eq!(p.levels, 6);
+    assert!((p.cell_width - 0.08).abs() < 1e-15);
+    let h = HighDimPlan::new(&HighDimParams {
+        dims: 3,
+        cells: 50,
+        radius: 4.0,
+        weight_bound: 1.5,
+        n_max: 200,
+        noise: Noise::Gaussian,
+        epsilon: 1.0,
+        delta: 1e-6,
+    })
+    .unwrap();
+    assert_eq!(h.image_bytes, 128 + 3 * 64 + 3 * 16 * 50);
+}
+
+#[test]
+fn distance_exact_with_noise_off() {
+    for noise in [Noise::Gaussian, Noise::Laplace] {
+        let plan = DistancePlan::new(&dist_params(noise))
+            .unwrap()
+            .without_noise();
+        let xs = data(11, 150, 0.0, 4.0);
+        let ws = data(12, 150, -1.5, 1.5);
+        let mut img = Buf::new(plan.image_bytes);
+        let t = DPTreeDistance::build(&plan, img.bytes(), &xs, &ws, &mut rng(0)).unwrap();
+        let cw = plan.cell_width;
+        for y in [-1.0, 0.0, 0.01, 1.234, 2.0, 3.999, 4.0, 7.5] {
+            let got = t.evaluate(y).unwrap();
+            // Same points moved to their cell centres: equal up to grid rounding.
+            let centred: Vec<f64> = xs
+                .iter()
+                .map(|x| ((x / cw).floor().min(49.0) + 0.5) * cw)
+                .collect();
+            let at_centres = brute_1d(&centred, &ws, y);
+            let bd = t.bound(y, 0.05).unwrap();
+            assert_eq!(bd.noise, 0.0);
+            assert!(
+                (got - at_centres).abs() <= bd.rounding,
+                "y={y}: {got} vs {at_centres}, {bd:?}"
+            );
+            let exact = brute_1d(&xs, &ws, y);
+            let disc: f64 = ws.iter().map(|w| w.abs()).sum::<f64>() * cw / 2.0;
+            assert!((got - exact).abs() <= disc + bd.rounding, "y={y}");
+            assert!((got - exact).abs() <= bd.total);
+        }
+    }
+}
+
+#[test]
+fn distance_bound_covers() {
+    for noise in [Noise::Gaussian, Noise::Laplace] {
+        let plan = DistancePlan::new(&dist_params(noise)).unwrap();
+        let xs = data(21, 120, 0.0, 4.0);
+        let ws = data(22, 120, -1.5, 1.5);
+        let ys = [0.3, 2.0, 3.7];
+        let beta = 0.1;
+        let trials = 200u64;
+        let mut fails = 0u32;
+        let mut img = Buf::new(plan.image_bytes);
+        let mut worst = 0.0f64;
+        for seed in 0..trials {
+            let t = DPTreeDistance::build(&plan, img.bytes(), &xs, &ws, &mut rng(seed)).unwrap();
+            for &y in &ys {
+                let bd = t.bound(y, beta).unwrap();
+                let err = (t.evaluate(y).unwrap() - brute_1d(&xs, &ws, y)).abs();
+                if err > bd.total {
+                    fails += 1;
+                }
+                worst = worst.max(err / bd.total);
+            }
+        }
+        let n = (trials * ys.len() as u64) as f64;
+        let rate = f64::from(fails) / n;
+        assert!(
+            rate <= beta + 4.0 * (beta * (1.0 - beta) / (n / 3.0)).sqrt(),
+            "{noise:?}: {rate}"
+        );
+        assert!(
+            worst > 0.2,
+            "{noise:?}: bound vacuous? worst err/bound {worst}"
+        );
+    }
+}
+
+#[test]
+fn distance_bad_inputs_write_nothing() {
+    let plan = DistancePlan::new(&dist_params(Noise::Gaussian)).unwrap();
+    let cases: [(&[f64], &[f64], Error); 6] = [
+        (&[1.0, 2.0], &[1.0], Error::WrongLength),
+        (
+            &[1.0, f64::NAN],
+            &[1.0, 1.0],
+            Error::NonFiniteInput { row: 1 },
+        ),
+        (
+            &[1.0, 2.0],
+            &[f64::NEG_INFINITY, 1.0],
+            Error::NonFiniteInput { row: 0 },
+        ),
+        (&[1.0, 4.01], &[1.0, 1.0], Error::OutOfRange { row: 1 }),
+        (&[-0.01], &[1.0], Error::OutOfRange { row: 0 }),
+        (&[1.0], &[1.51], Error::OutOfRange { row: 0 }),
+    ];
+    for (xs, ws, want) in cases {
+        let mut img = Buf::filled(plan.image_bytes, 0xAA);
+        assert_eq!(
+            DPTreeDistance::build(&plan, img.bytes(), xs, ws, &mut rng(0)).err(),
+            Some(want)
+        );
+        assert!(img.all().iter().all(|&b| b == 0xAA), "{want:?}");
+    }
+    let mut img = Buf::filled(plan.image_bytes, 0xAA);
+    let xs = vec![1.0; 201];
+    assert_eq!(
+        DPTreeDistance::build(&plan, img.bytes(), &xs, &xs, &mut rng(0)).err(),
+        Some(Error::TooManyRows)
+    );
+    let mut img = Buf::filled(plan.image_bytes - 1, 0xAA);
+    assert_eq!(
+        DPTreeDistance::build(&plan, img.bytes(), &[1.0], &[1.0], &mut rng(0)).err(),
+        Some(Error::BufferTooSmall)
+    );
+    assert!(img.all().iter().all(|&b| b == 0xAA));
+    // Bad parameters.
+    let ok = dist_params(Noise::Gaussian);
+    for (p, e) in [
+        (DistanceParams { cells: 0, ..ok }, Error::InvalidDimension),
+        (DistanceParams { n_max: 0, ..ok }, Error::InvalidDimension),
+        (DistanceParams { radius: -1.0, ..ok }, Error::InvalidRadius),
+        (
+            DistanceParams {
+                weight_bound: f64::NAN,
+                ..ok
+            },
+            Error::InvalidRadius,
+        ),
+        (
+            DistanceParams {
+                epsilon: -1.0,
+                ..ok
+            },
+            Error::InvalidEpsilon,
+        ),
+        (DistanceParams { delta: 0.0, ..ok }, Error::InvalidDelta),
+    ] {
+        assert_eq!(DistancePlan::new(&p).err(), Some(e));
+    }
+    // Queries.
+    let mut img = Buf::new(plan.image_bytes);
+    let t = DPTreeDistance::build(&plan, img.bytes(), &[1.0], &[1.0], &mut rng(0)).unwrap();
+    assert_eq!(t.evaluate(f64::NAN), Err(Error::NonFiniteInput { row: 0 }));
+    assert_eq!(t.bound(1.0, 0.0).err(), Some(Error::InvalidParameter));
+}
+
+#[test]
+fn distance_builder_chunks_match_one_shot_and_hide_until_finished() {
+    let plan = DistancePlan::new(&dist_params(Noise::Laplace)).unwrap();
+    let xs = data(31, 90, 0.0, 4.0);
+    let ws = data(32, 90, -1.5, 1.5);
+    let mut one = Buf::new(plan.image_bytes);
+    DPTreeDistance::build(&plan, one.bytes(), &xs, &ws, &mut rng(8)).unwrap();
+    let mut img = Buf::new(plan.image_bytes);
+    DistanceBuilder::begin(&plan, img.bytes()).unwrap();
+    for (a, b) in [(0, 10), (10, 10), (10, 60), (60, 90)] {
+        let mut bld = DistanceBuilder::resume(img.bytes()).unwrap();
+        bld.push(&xs[a..b], &ws[a..b]).unwrap();
+        assert_eq!(bld.count(), b);
+        // An unfinished build holds exact sums and must not open.
+        assert_eq!(DPTreeDistance::open(img.ro()).err(), Some(Error::BadMagic));
+    }
+    let bld = DistanceBuilder::resume(img.bytes()).unwrap();
+    let t = bld.finish(&mut rng(8)).unwrap();
+    assert_eq!(t.count(), 90);
+    assert_eq!(img.ro(), one.ro());
+    let t = DPTreeDistance::open(img.ro()).unwrap();
+    assert_eq!(t.plan(), plan);
+    // Wrong kind.
+    assert_eq!(DPTreeHighDim::open(img.ro()).err(), Some(Error::BadMagic));
+    assert_eq!(DPTree::open(img.ro()).err(), Some(Error::BadMagic));
+    // RNG failure in finish zeroises.
+    let mut img = Buf::new(plan.image_bytes);
+    let mut bld = DistanceBuilder::begin(&plan, img.bytes()).unwrap();
+    bld.push(&xs, &ws).unwrap();
+    let mut bad = FailingRng {
+        inner: rng(1),
+        ok: 50,
+    };
+    assert_eq!(bld.finish(&mut bad).err(), Some(Error::Rng));
+    assert!(img.ro().iter().all(|&b| b == 0));
+}
+
+fn hd_params(noise: Noise) -> HighDimParams {
+    HighDimParams {
+        dims: 3,
+        cells: 32,
+        radius: 2.0,
+        weight_bound: 1.0,
+        n_max: 100,
+        noise,
+        epsilon: 2.0,
+        delta: 1e-5,
+    }
+}
+
+fn brute_hd(xs: &[f64], ws: &[f64], y: &[f64]) -> f64 {
+    let d = y.len();
+    ws.iter()
+        .enumerate()
+        .map(|(i, w)| w * (0..d).map(|k| (y[k] - xs[i * d + k]).abs()).sum::<f64>())
+        .sum()
+}
+
+#[test]
+fn high_dim_exact_and_covered() {
+    let n = 80;
+    let xs = data(41, 3 * n, 0.0, 2.0);
+    let ws = data(42, n, -1.0, 1.0);
+    let ys: [[f64; 3]; 3] = [[0.0, 1.0, 2.0], [0.5, 0.5, 1.7], [3.0, -1.0, 1.0]];
+    for noise in [Noise::Gaussian, Noise::Laplace] {
+        let plan = HighDimPlan::new(&hd_params(noise)).unwrap();
+        // Noise off: within rounding + discretisation of the brute force.
+        let off = plan.without_noise();
+        let mut img = Buf::new(plan.image_bytes);
+        let t = DPTreeHighDim::build(&off, img.bytes(), &xs, &ws, &mut rng(0)).unwrap();
+        for y in &ys {
+            let bd = t.bound(y, 0.1).unwrap();
+            assert_eq!(bd.noise, 0.0);
+            let disc: f64 = 3.0 * ws.iter().map(|w| w.abs()).sum::<f64>() * plan.cell_width / 2.0;
+            let err = (t.evaluate(y).unwrap() - brute_hd(&xs, &ws, y)).abs();
+            assert!(err <= disc + bd.rounding, "{err} > {disc}");
+        }
+        assert_eq!(t.evaluate(&[1.0, 1.0]), Err(Error::WrongLength));
+        // Coverage.
+        let beta = 0.1;
+        let trials = 120u64;
+        let mut fails = 0;
+        for seed in 0..trials {
+            let t = DPTreeHighDim::build(&plan, img.bytes(), &xs, &ws, &mut rng(seed)).unwrap();
+            for y in &ys {
+                let bd = t.bound(y, beta).unwrap();
+                if (t.evaluate(y).unwrap() - brute_hd(&xs, &ws, y)).abs() > bd.total {
+                    fails += 1;
+                }
+            }
+        }
+        let m = (trials * 3) as f64;
+        assert!(f64::from(fails) / m <= beta + 4.0 * (beta * (1.0 - beta) / trials as f64).sqrt());
+        // Budget split: 2d trees.
+        match noise {
+            Noise::Laplace => assert!(plan.tree_epsilon * 6.0 <= 2.0),
+            Noise::Gaussian => {
+                let rho = plan.tree_rho * 6.0;
+                assert!(crate::privacy::rho_to_epsilon(rho, 1e-5).unwrap() <= 2.0);
+            }
+        }
+    }
+}
