@@ -24,7 +24,9 @@
 #![allow(clippy::doc_markdown)]
 
 pub mod error;
+pub mod checksum;
 pub mod fixed;
+pub mod kernel;
 pub mod tree;
 
 pub use error::{Error, Result};

@@ -1,0 +1,74 @@
+//! Feature maps that turn `exp(τ<q,k>)` into an inner product `<φ(q), φ(k)>`.
+//!
+//! The mechanism only needs a [`Kernel`]: a map from a point of the unit ball to a
+//! normalised feature vector ψ with ‖ψ‖ ≤ 1 **exactly** (checked in integer arithmetic), so
+//! that the payload of one token has a norm bound that does not depend on rounding. Other
+//! feature maps (sketched polynomial kernels, random features) can be added without
+//! touching the mechanism.
+
+mod poly;
+pub mod taylor;
+
+pub use poly::{MAX_DEGREE, PolyKernel};
+
+use crate::Result;
+use crate::fixed::Q30;
+
+/// A feature map with an exact norm guarantee.
+pub trait Kernel {
+    /// Input dimension d.
+    fn dim(&self) -> usize;
+    /// Number of features r.
+    fn features(&self) -> usize;
+    /// Writes ψ(x) (Q30, `out.len() == features()`) for `x` in the closed unit ball
+    /// (Q30, `x.len() == dim()`).
+    ///
+    /// # Guarantee
+    /// Σ ψ_α² ≤ 2⁶⁰ (‖ψ‖ ≤ 1), checked exactly in integers; entries other than the constant
+    /// feature are shrunk (toward zero) if rounding pushed the norm above 1. The constant
+    /// feature, if any, is always exactly [`Kernel::constant_feature`].
+    ///
+    /// # Errors
+    /// [`crate::Error::WrongLength`] if a slice has the wrong length.
+    fn map(&self, x: &[Q30], out: &mut [i32]) -> Result<()>;
+    /// Index and exact value of a feature that is the same for every input, if any.
+    fn constant_feature(&self) -> Option<(usize, i32)>;
+}
+
+/// Shrinks the entries of `v` toward zero until Σ v² + `fixed_sq` ≤ `limit`.
+///
+/// Each round multiplies every entry by (1 − 2^-k), truncating toward zero, with k falling
+/// from 24; magnitudes strictly decrease, and after at most 30 rounds every entry is 0, so
+/// the loop ends with the bound met whenever `fixed_sq ≤ limit`. In practice rounding
+/// overshoots by a few units in 2³⁰ and one round suffices.
+pub(crate) fn enforce_norm(v: &mut [i32], fixed_sq: u128, limit: u128) {
+    let mut shrink_bits: u32 = 24;
+    for _ in 0..64 {
+        let sum = v
+            .iter()
+            .fold(fixed_sq, |acc, &x| acc.saturating_add(sq(x)));
+        if sum <= limit {
+            return;
+        }
+        let keep = (1i64 << 30) - (1i64 << (30 - shrink_bits));
+        for x in v.iter_mut() {
+            *x = crate::fixed::sat_i32(crate::fixed::trunc_shr(i64::from(*x) * keep, 30));
+        }
+        shrink_bits = shrink_bits.saturating_sub(1).max(1);
+    }
+    // Unreachable in practice (see above); as a last resort zero everything, which meets
+    // the bound whenever it can be met at all.
+    v.iter_mut().for_each(|x| *x = 0);
+}
+
+/// x² as u128.
+#[inline]
+pub(crate) fn sq(x: i32) -> u128 {
+    let a = u128::from(x.unsigned_abs());
+    a * a
+}
+
+/// Σ x² as u128 (cannot overflow for fewer than 2^66 entries).
+pub(crate) fn norm_sq(v: &[i32]) -> u128 {
+    v.iter().fold(0u128, |acc, &x| acc.saturating_add(sq(x)))
+}

@@ -1,0 +1,251 @@
+//! The exact polynomial feature map of DESIGN §2.2 in fixed point.
+
+use super::{Kernel, enforce_norm, sq};
+use crate::fixed::{Q30, round_shr};
+use crate::{Error, Result};
+
+/// The largest supported degree s. Beyond it the feature count explodes for any useful d
+/// and the constant table in the image header would grow.
+pub const MAX_DEGREE: u32 = 12;
+
+/// Fraction bits of the per-multiplicity constants √(B/m) (≤ √64 = 8 < 2⁴ → Q27 fits i32).
+pub(crate) const C_FRAC: u32 = 27;
+
+/// The polynomial kernel: for every multi-index α with |α| ≤ s,
+/// ψ_α(x) = √(B^|α| / α!) · x^α / Φ with Φ² ≥ P_s(B), so that
+/// Φ²·<ψ(x), ψ(y)> = P_s(B·<x, y>) (up to fixed-point rounding) and ‖ψ‖ ≤ 1 on the ball.
+///
+/// Monomials are produced in depth-first order over non-decreasing index sequences
+/// (i₁ ≤ i₂ ≤ … ≤ i_k): the constant, then x₀, x₀x₀, …; each child is its parent times
+/// x_i · √(B/m), where m is the new multiplicity of index i. This order is part of the
+/// image format: build and query must agree on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct PolyKernel {
+    d: u32,
+    degree: u32,
+    r: u32,
+    /// ψ₀ = 2³⁰/Φ rounded down (Q30).
+    psi0: i32,
+    /// √(B/m) in Q27 for m = 1..=degree (index m−1).
+    c: [i32; MAX_DEGREE as usize],
+}
+
+impl PolyKernel {
+    /// Builds the kernel from its exact integer constants (as stored in an image).
+    ///
+    /// # Errors
+    /// [`Error::InvalidDegree`] for an odd, zero or too large degree; [`Error::InvalidDimension`]
+    /// for d = 0 or a feature count that overflows `u32`; [`Error::CorruptImage`] if the
+    /// constants are out of range (ψ₀ ∉ (0, 2³⁰], c_m ∉ [0, 2³⁰]).
+    pub fn from_constants(
+        d: u32,
+        degree: u32,
+        psi0: i32,
+        c: [i32; MAX_DEGREE as usize],
+    ) -> Result<Self> {
+        if degree == 0 || degree % 2 != 0 || degree > MAX_DEGREE {
+            return Err(Error::InvalidDegree);
+        }
+        if d == 0 {
+            return Err(Error::InvalidDimension);
+        }
+        let r = super::taylor::feature_count(u64::from(d), degree)
+            .and_then(|r| u32::try_from(r).ok())
+            .ok_or(Error::InvalidDimension)?;
+        if psi0 <= 0 || psi0 > (1 << 30) || c.iter().any(|&x| !(0..=(1 << 30)).contains(&x)) {
+            return Err(Error::CorruptImage);
+        }
+        Ok(PolyKernel {
+            d,
+            degree,
+            r,
+            psi0,
+            c,
+        })
+    }
+
+    /// Computes the constants for score bound `b` (= τ·radius_q·radius_k, 0 < b ≤ 64) and
+    /// `phi_sq` ≥ P_s(b) (rounded up by the caller).
+    pub(crate) fn constants(degree: u32, b: f64, phi_sq: f64) -> (i32, [i32; MAX_DEGREE as usize]) {
+        let phi = libm::sqrt(phi_sq);
+        // Round ψ₀ down: a smaller constant feature keeps ‖ψ‖ ≤ 1.
+        let psi0 = libm::floor((1u64 << 30) as f64 / phi) as i32;
+        let mut c = [0i32; MAX_DEGREE as usize];
+        let mut m = 1u32;
+        for slot in c.iter_mut().take(degree as usize) {
+            let v = libm::sqrt(b / f64::from(m)) * (1u64 << C_FRAC) as f64;
+            *slot = libm::round(v) as i32;
+            m += 1;
+        }
+        (psi0, c)
+    }
+
+    /// The degree s.
+    pub fn degree(&self) -> u32 {
+        self.degree
+    }
+
+    /// The constant feature ψ₀ (Q30).
+    pub fn psi0(&self) -> i32 {
+        self.psi0
+    }
+
+    /// The per-multiplicity constants √(B/m) (Q27), index m − 1.
+    pub fn constants_q27(&self) -> [i32; MAX_DEGREE as usize] {
+        self.c
+    }
+}
+
+impl Kernel for PolyKernel {
+    fn dim(&self) -> usize {
+        self.d as usize
+    }
+
+    fn features(&self) -> usize {
+        self.r as usize
+    }
+
+    fn map(&self, x: &[Q30], out: &mut [i32]) -> Result<()> {
+        if x.len() != self.d as usize || out.len() != self.r as usize {
+            return Err(Error::WrongLength);
+        }
+        let s = self.degree as usize;
+        let d = self.d as usize;
+        // Depth-first enumeration with explicit stacks of size ≤ MAX_DEGREE (no recursion).
+        let mut idx = [0usize; MAX_DEGREE as usize];
+        let mut run = [0usize; MAX_DEGREE as usize];
+        let mut val = [0i64; MAX_DEGREE as usize + 1];
+        val[0] = i64::from(self.psi0);
+        let mut pos = 0usize;
+        if let Some(o) = out.get_mut(pos) {
+            *o = self.psi0;
+        }
+        pos += 1;
+        let mut k = 1usize; // depth of the node being produced
+        // The loop visits every monomial once; it ends when the depth-1 index passes d.
+        loop {
+            let i = idx[k - 1];
+            let m = if k >= 2 && idx[k - 2] == i {
+                run[k - 2] + 1
+            } else {
+                1
+            };
+            run[k - 1] = m;
+            let xi = i64::from(x.get(i).map_or(0, |q| q.0));
+            let cm = i64::from(*self.c.get(m - 1).unwrap_or(&0));
+            // |val| ≤ 2³⁰(1+2⁻²⁰) and |x_i| ≤ 2³⁰: the product is < 2⁶¹; after rounding to
+            // Q30, times c_m ≤ 2³⁰: < 2⁶¹ again. No overflow.
+            let t = round_shr(val[k - 1] * xi, 30);
+            let v = round_shr(t * cm, C_FRAC);
+            val[k] = v;
+            if let Some(o) = out.get_mut(pos) {
+                *o = crate::fixed::sat_i32(v);
+            }
+            pos += 1;
+            if k < s {
+                idx[k] = i;
+                k += 1;
+                continue;
+            }
+            loop {
+                idx[k - 1] += 1;
+                if idx[k - 1] < d {
+                    break;
+                }
+                k -= 1;
+                if k == 0 {
+                    break;
+                }
+            }
+            if k == 0 {
+                break;
+            }
+        }
+        debug_assert_eq!(pos, self.r as usize);
+        // Exact norm guarantee: Σψ² ≤ 2⁶⁰, keeping the constant feature fixed.
+        if let Some((_, rest)) = out.split_first_mut() {
+            enforce_norm(rest, sq(self.psi0), 1u128 << 60);
+        }
+        Ok(())
+    }
+
+    fn constant_feature(&self) -> Option<(usize, i32)> {
+        Some((0, self.psi0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::{norm_sq, taylor};
+
+    fn kernel(d: u32, s: u32, b: f64) -> PolyKernel {
+        let phi_sq = taylor::eval_upper(s, b);
+        let (psi0, c) = PolyKernel::constants(s, b, phi_sq);
+        PolyKernel::from_constants(d, s, psi0, c).unwrap()
+    }
+
+    fn to_q30(v: &[f64]) -> Vec<Q30> {
+        v.iter().map(|&x| Q30::from_f64_toward_zero(x).unwrap()).collect()
+    }
+
+    #[test]
+    fn inner_product_is_the_truncated_exponential() {
+        let mut seed = 12345u64;
+        let mut rnd = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((seed >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        };
+        for &(d, s, b) in &[(3u32, 2u32, 1.0f64), (5, 4, 2.0), (8, 2, 0.5), (4, 6, 3.0)] {
+            let k = kernel(d, s, b);
+            let phi_sq = taylor::eval_upper(s, b);
+            for _ in 0..50 {
+                let mut x: Vec<f64> = (0..d).map(|_| rnd()).collect();
+                let mut y: Vec<f64> = (0..d).map(|_| rnd()).collect();
+                let nx = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let ny = y.iter().map(|v| v * v).sum::<f64>().sqrt();
+                x.iter_mut().for_each(|v| *v /= nx.max(1.0));
+                y.iter_mut().for_each(|v| *v /= ny.max(1.0));
+                let (mut px, mut py) = (vec![0i32; k.features()], vec![0i32; k.features()]);
+                k.map(&to_q30(&x), &mut px).unwrap();
+                k.map(&to_q30(&y), &mut py).unwrap();
+                let dot: f64 = px
+                    .iter()
+                    .zip(&py)
+                    .map(|(&a, &b)| a as f64 * b as f64)
+                    .sum::<f64>()
+                    / (1u64 << 60) as f64;
+                let t: f64 = b * x.iter().zip(&y).map(|(a, b)| a * b).sum::<f64>();
+                let want = taylor::eval_upper(s, t) / phi_sq;
+                assert!((dot - want).abs() < 1e-7, "d={d} s={s}: {dot} vs {want}");
+                assert!(norm_sq(&px) <= 1u128 << 60);
+            }
+        }
+    }
+
+    #[test]
+    fn unit_vectors_have_norm_at_most_one_exactly() {
+        let k = kernel(4, 2, 8.0);
+        let mut out = vec![0i32; k.features()];
+        for i in 0..4 {
+            let mut x = [Q30::ZERO; 4];
+            x[i] = Q30::ONE;
+            k.map(&x, &mut out).unwrap();
+            assert!(norm_sq(&out) <= 1u128 << 60);
+            assert_eq!(out[0], k.psi0());
+        }
+    }
+
+    #[test]
+    fn wrong_lengths_are_errors() {
+        let k = kernel(4, 2, 1.0);
+        let mut out = vec![0i32; k.features()];
+        assert_eq!(k.map(&[Q30::ZERO; 3], &mut out), Err(Error::WrongLength));
+        assert_eq!(k.map(&[Q30::ZERO; 4], &mut out[1..]), Err(Error::WrongLength));
+        assert_eq!(
+            PolyKernel::from_constants(4, 3, 1, [0; 12]),
+            Err(Error::InvalidDegree)
+        );
+    }
+}
