@@ -316,6 +316,59 @@ pub(crate) fn plan_part(
     })
 }
 
+/// Calibrate one tree of *vector* contributions (softmax): each contribution is an integer
+/// vector `c` with `‖c‖₂ ≤ 2^F` (truncation toward zero keeps the norm of `w·ψ` with
+/// `|w| ≤ 1`, `‖ψ‖ ≤ 1`; see `softmax.rs`), every component `|c_α| ≤ 2^F`.
+///
+/// Replace-one keeps the leaf (tokens are positional), so each of the `L` nodes of that leaf
+/// changes by the same `c' − c`, `‖c' − c‖ ≤ 2^{F+1}`: L2 sensitivity `2^{F+1}·√L`. The
+/// discrete Gaussian σ comes from `privacy::discrete_gaussian_sigma(ε, δ, L2, dims)` over
+/// all `dims = leaves · width` coordinates. `F` aims the integer σ at `2^SCALE_TARGET_BITS`,
+/// within `[0, 60]` and with `count_max · 2^F ≤ 2^52` (no component sum can overflow).
+pub(crate) fn plan_vector_part(
+    count_max: u64,
+    levels: u32,
+    width: u64,
+    epsilon: f64,
+    delta: f64,
+    dims: u64,
+) -> Result<Calibration> {
+    if count_max == 0 || count_max > (1 << 32) || levels == 0 || levels > 64 || width == 0 {
+        return Err(Error::InvalidDimension);
+    }
+    let sqrt_l = libm::sqrt(f64::from(levels)).next_up();
+    let unit = privacy::analytic_gaussian_sigma(epsilon, delta, (2.0 * sqrt_l).next_up())?;
+    if !(unit.is_finite() && unit > 0.0) {
+        return Err(Error::InvalidParameter);
+    }
+    let (m, e) = libm::frexp(unit);
+    let target = if m == 0.5 {
+        SCALE_TARGET_BITS - e + 1
+    } else {
+        SCALE_TARGET_BITS - e
+    };
+    // count_max · 2^F ≤ 2^52 ⇔ F ≤ 52 − ⌈log2 count_max⌉.
+    let cap = 52 - (64 - (count_max - 1).leading_zeros()) as i32;
+    let f = target.min(cap).clamp(0, 60);
+    let bound_int = 1u64 << f;
+    let sqrt_w = libm::sqrt(width as f64).next_up();
+    let l1 = libm::ceil(sqrt_w * 2.0 * bound_int as f64 * f64::from(levels)).next_up();
+    let l1 = if l1 < 1.8e19 { l1 as u64 } else { u64::MAX };
+    let l2 = l2_sensitivity(bound_int, levels);
+    let sigma = privacy::discrete_gaussian_sigma(epsilon, delta, l2, dims)?;
+    let (num, den) = ceil_rational(sigma)?;
+    Ok(Calibration {
+        frac_bits: f,
+        grid: libm::scalbn(1.0, -f),
+        bound_int,
+        l1_sensitivity: l1,
+        l2_sensitivity: l2,
+        scale_num: num,
+        scale_den: den,
+        scale: rational_up_f64(num, den),
+    })
+}
+
 /// The noise scale for L1 sensitivity `l1` (Laplace) or L2 sensitivity `l2` (Gaussian), in
 /// the same units as the sensitivities, rounded up.
 fn scale_for(budget: Budget, l1: f64, l2: f64) -> Result<f64> {

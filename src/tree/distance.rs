@@ -150,7 +150,7 @@ impl Plan {
         }
         let weights = plan_part(spec.noise, spec.weight_bound, spec.n_max, levels, budget)?;
         let moments = plan_part(spec.noise, moment_bound, spec.n_max, levels, budget)?;
-        let image_bytes = image::image_bytes(2 * u64::from(spec.dims), spec.cells)?;
+        let image_bytes = image::image_bytes(2 * u64::from(spec.dims), spec.cells, 1, 0)?;
         Ok(Plan {
             spec,
             levels,
@@ -188,7 +188,12 @@ impl Plan {
 
     /// Re-derive from an image header and check the part table against it.
     fn from_image(h: &Header, img: &[u8], kind: Kind) -> Result<Self> {
-        if h.kind != kind || h.dims == 0 || u32::from(h.parts) != 2 * h.dims {
+        if h.kind != kind
+            || h.dims == 0
+            || u32::from(h.parts) != 2 * h.dims
+            || h.width != 1
+            || h.ext != 0
+        {
             return Err(Error::BadMagic);
         }
         let plan = Plan::new(Spec {
@@ -306,6 +311,8 @@ impl<'a> Builder<'a> {
             param0: plan.spec.radius,
             param1: plan.spec.weight_bound,
             dims: plan.spec.dims,
+            width: 1,
+            ext: 0,
             node_sum: 0,
         };
         zeroise(image);
@@ -328,7 +335,7 @@ impl<'a> Builder<'a> {
             };
             image::write_part(self.image, t, &Plan::desc(c))?;
         }
-        image::seal(self.image, self.header.parts)
+        image::seal(self.image, &self.header)
     }
 
     pub(crate) fn resume(image: &'a mut [u8], kind: Kind) -> Result<Self> {
@@ -445,7 +452,7 @@ impl<'a> Builder<'a> {
                 let exact = image::rd_i64(self.image, at)?;
                 let noisy = exact.checked_add(noise.sample(rng)?).ok_or(OVERFLOW)?;
                 image::wr_i64(self.image, at, noisy)?;
-                sum = sum.wrapping_add(image::mix(image::word_index(&self.header, t, i), noisy));
+                sum = sum.wrapping_add(image::mix(image::word_key(&self.header, at), noisy));
             }
         }
         self.header.filled = g;

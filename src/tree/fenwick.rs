@@ -105,6 +105,44 @@ pub(crate) fn overlap(a: u64, b: u64) -> Overlap {
     out
 }
 
+/// Call `f(node, +1)` for the nodes only in `chain(b)` and `f(node, −1)` for those only
+/// in `chain(a)`: the nodes of `prefix(b) − prefix(a)` that do not cancel.
+pub(crate) fn for_each_diff<E>(
+    a: u64,
+    b: u64,
+    mut f: impl FnMut(u64, i8) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut ia = chain(a);
+    let mut ib = chain(b);
+    let mut x = ia.next();
+    let mut y = ib.next();
+    loop {
+        match (x, y) {
+            (None, None) => return Ok(()),
+            (Some(u), None) => {
+                f(u, -1)?;
+                x = ia.next();
+            }
+            (None, Some(v)) => {
+                f(v, 1)?;
+                y = ib.next();
+            }
+            (Some(u), Some(v)) => {
+                if u == v {
+                    x = ia.next();
+                    y = ib.next();
+                } else if u > v {
+                    f(u, -1)?;
+                    x = ia.next();
+                } else {
+                    f(v, 1)?;
+                    y = ib.next();
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +184,31 @@ mod tests {
         }
         assert_eq!(levels(0), 0);
         assert_eq!(levels(u64::MAX), 64);
+    }
+
+    #[test]
+    fn diff_is_the_symmetric_difference() {
+        for a in 0..70u64 {
+            for b in 0..70u64 {
+                let mut got: Vec<(u64, i8)> = Vec::new();
+                for_each_diff::<()>(a, b, |n, s| {
+                    got.push((n, s));
+                    Ok(())
+                })
+                .unwrap();
+                let ca: Vec<u64> = chain(a).collect();
+                let cb: Vec<u64> = chain(b).collect();
+                let mut want: Vec<(u64, i8)> = cb
+                    .iter()
+                    .filter(|x| !ca.contains(x))
+                    .map(|&x| (x, 1))
+                    .chain(ca.iter().filter(|x| !cb.contains(x)).map(|&x| (x, -1)))
+                    .collect();
+                want.sort();
+                got.sort();
+                assert_eq!(got, want);
+            }
+        }
     }
 
     #[test]

@@ -17,17 +17,22 @@
 //!     56    8  delta        f64 (0 for Laplace)
 //!     64    8  param0       f64: value bound Δ (range) or radius R (distance)
 //!     72    8  param1       f64: weight bound R_w (distance), else 0
-//!     80    4  dims         d (1 unless high-dim)
-//!     84    4  reserved     0
-//!     88    8  node_sum     Σ mix(index, word) over all node words (wrapping)
-//!     96   24  reserved     0
-//!    120    8  header_check FNV-1a 64 of bytes [0,120) and of the part table
+//!     80    4  dims         d (1 unless high-dim or softmax)
+//!     84    4  width        W, words per node (1, or the feature count r for softmax)
+//!     88    8  node_sum     Σ mix(k, word_k) over all node words (wrapping; k from 1)
+//!     96    4  ext          E, bytes of the kind-specific extension (multiple of 8)
+//!    100   20  reserved     0
+//!    120    8  header_check CRC-32C (low 32 bits) of bytes [0,120), the part table and
+//!                           the extension
 //!    128 32·T  part table   per array: frac_bits i32, 0 u32, D u64, scale_num u64, scale_den u64
-//! 128+32T 8·T·leaves  nodes  i64, array t node i (1-based) at word t·leaves + i − 1
+//! 128+32T  E   extension    kind-specific public parameters (softmax: kernel constants)
+//!    N0   8·T·leaves·W  nodes  i64; word f of node i (1-based) of array t at
+//!                           N0 + 8·((t·leaves + i − 1)·W + f), N0 = 128 + 32T + E
 //! ```
 //!
-//! Checksums detect corruption (truncated copies, flash bit errors); they are not a MAC.
-//! `node_sum` is additive so that a streaming push updates it in O(1).
+//! Checksums detect corruption (truncated copies, flash bit errors); they are not a MAC
+//! (see `crate::checksum`). `node_sum` is additive so that a streaming push updates it in
+//! O(1).
 
 use super::Noise;
 use crate::{ALIGN, Error, Result};
@@ -45,6 +50,7 @@ pub(crate) enum Kind {
     Range = 1,
     Distance = 2,
     HighDim = 3,
+    Softmax = 4,
 }
 
 impl Kind {
@@ -53,6 +59,7 @@ impl Kind {
             1 => Ok(Kind::Range),
             2 => Ok(Kind::Distance),
             3 => Ok(Kind::HighDim),
+            4 => Ok(Kind::Softmax),
             _ => Err(Error::CorruptImage),
         }
     }
@@ -89,6 +96,8 @@ pub(crate) struct Header {
     pub param0: f64,
     pub param1: f64,
     pub dims: u32,
+    pub width: u32,
+    pub ext: u32,
     pub node_sum: u64,
 }
 
@@ -101,10 +110,11 @@ pub(crate) struct PartDesc {
     pub scale_den: u64,
 }
 
-/// Exact image size: `128 + 32·T + 8·T·leaves`, or [`Error::SizeOverflow`].
-pub(crate) fn image_bytes(parts: u64, leaves: u64) -> Result<usize> {
+/// Exact image size: `128 + 32·T + E + 8·T·leaves·W`, or [`Error::SizeOverflow`].
+pub(crate) fn image_bytes(parts: u64, leaves: u64, width: u64, ext: u64) -> Result<usize> {
     let nodes = parts
         .checked_mul(leaves)
+        .and_then(|x| x.checked_mul(width))
         .and_then(|x| x.checked_mul(8))
         .ok_or(Error::SizeOverflow)?;
     let table = parts
@@ -112,14 +122,20 @@ pub(crate) fn image_bytes(parts: u64, leaves: u64) -> Result<usize> {
         .ok_or(Error::SizeOverflow)?;
     let total = (HEADER_BYTES as u64)
         .checked_add(table)
+        .and_then(|x| x.checked_add(ext))
         .and_then(|x| x.checked_add(nodes))
         .ok_or(Error::SizeOverflow)?;
     usize::try_from(total).map_err(|_| Error::SizeOverflow)
 }
 
-/// Byte offset of the node area.
-pub(crate) fn nodes_at(parts: u16) -> usize {
+/// Byte offset of the extension.
+pub(crate) fn ext_at(parts: u16) -> usize {
     HEADER_BYTES + PART_BYTES * usize::from(parts)
+}
+
+/// Byte offset of the node area.
+pub(crate) fn nodes_at(h: &Header) -> usize {
+    ext_at(h.parts) + h.ext as usize
 }
 
 /// Alignment and size check of a caller buffer, before anything is written.
@@ -173,18 +189,17 @@ pub(crate) fn wr_i64(buf: &mut [u8], at: usize, v: i64) -> Result<()> {
     wr(buf, at, &v.to_le_bytes())
 }
 
-/// FNV-1a 64 over the header (without its check field) and the part table.
-fn header_check(buf: &[u8], parts: u16) -> Result<u64> {
+/// CRC-32C of the header (without its check field), the part table and the extension.
+fn header_check(buf: &[u8], parts: u16, ext: u32) -> Result<u64> {
     let head = buf.get(..CHECK_AT).ok_or(Error::CorruptImage)?;
-    let table = buf
-        .get(HEADER_BYTES..nodes_at(parts))
+    let end = ext_at(parts)
+        .checked_add(ext as usize)
         .ok_or(Error::CorruptImage)?;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in head.iter().chain(table.iter()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    Ok(h)
+    let rest = buf.get(HEADER_BYTES..end).ok_or(Error::CorruptImage)?;
+    let mut c = crate::checksum::Crc32c::new();
+    c.update(head);
+    c.update(rest);
+    Ok(u64::from(c.finish()))
 }
 
 /// Checksum term of one node word (0 for a zero word, so an empty array sums to 0).
@@ -218,7 +233,9 @@ pub(crate) fn write_header(buf: &mut [u8], magic: [u8; 4], h: &Header) -> Result
     b[64..72].copy_from_slice(&h.param0.to_bits().to_le_bytes());
     b[72..80].copy_from_slice(&h.param1.to_bits().to_le_bytes());
     b[80..84].copy_from_slice(&h.dims.to_le_bytes());
+    b[84..88].copy_from_slice(&h.width.to_le_bytes());
     b[88..96].copy_from_slice(&h.node_sum.to_le_bytes());
+    b[96..100].copy_from_slice(&h.ext.to_le_bytes());
     wr(buf, 0, &b)
 }
 
@@ -232,10 +249,16 @@ pub(crate) fn write_part(buf: &mut [u8], t: u16, p: &PartDesc) -> Result<()> {
     wr_u64(buf, at + 24, p.scale_den)
 }
 
-/// Recompute and store the header check (after any header or part-table change).
-pub(crate) fn seal(buf: &mut [u8], parts: u16) -> Result<()> {
-    let c = header_check(buf, parts)?;
+/// Recompute and store the header check (after any header, part-table or extension
+/// change).
+pub(crate) fn seal(buf: &mut [u8], h: &Header) -> Result<()> {
+    let c = header_check(buf, h.parts, h.ext)?;
     wr_u64(buf, CHECK_AT, c)
+}
+
+/// Byte range of the extension.
+pub(crate) fn ext_range(h: &Header) -> core::ops::Range<usize> {
+    ext_at(h.parts)..nodes_at(h)
 }
 
 /// Decode and validate the header of `buf` whose magic must be `magic`: version, kind,
@@ -256,14 +279,17 @@ pub(crate) fn read_header(buf: &[u8], magic: [u8; 4]) -> Result<Header> {
     }
     let parts = rd_u16(buf, 10)?;
     let leaves = rd_u64(buf, 16)?;
-    let need = image_bytes(u64::from(parts), leaves).map_err(|_| Error::CorruptImage)?;
-    if parts == 0 || leaves == 0 {
+    let width = rd_u32(buf, 84)?;
+    let ext = rd_u32(buf, 96)?;
+    if parts == 0 || leaves == 0 || width == 0 || ext % 8 != 0 {
         return Err(Error::CorruptImage);
     }
+    let need = image_bytes(u64::from(parts), leaves, u64::from(width), u64::from(ext))
+        .map_err(|_| Error::CorruptImage)?;
     if buf.len() < need {
         return Err(Error::BufferTooSmall);
     }
-    if header_check(buf, parts)? != rd_u64(buf, CHECK_AT)? {
+    if header_check(buf, parts, ext)? != rd_u64(buf, CHECK_AT)? {
         return Err(Error::ChecksumMismatch);
     }
     let h = Header {
@@ -280,6 +306,8 @@ pub(crate) fn read_header(buf: &[u8], magic: [u8; 4]) -> Result<Header> {
         param0: rd_f64(buf, 64)?,
         param1: rd_f64(buf, 72)?,
         dims: rd_u32(buf, 80)?,
+        width,
+        ext,
         node_sum: rd_u64(buf, 88)?,
     };
     if h.levels != super::fenwick::levels(leaves) || h.filled > leaves || h.count > h.count_max {
@@ -302,7 +330,7 @@ pub(crate) fn read_part(buf: &[u8], h: &Header, t: u16) -> Result<PartDesc> {
     })
 }
 
-/// Byte offset of node `i` (1-based) of array `t`.
+/// Byte offset of the first word of node `i` (1-based) of array `t`.
 pub(crate) fn node_at(h: &Header, t: u16, i: u64) -> Result<usize> {
     if t >= h.parts || i == 0 || i > h.leaves {
         return Err(Error::CorruptImage);
@@ -310,33 +338,36 @@ pub(crate) fn node_at(h: &Header, t: u16, i: u64) -> Result<usize> {
     let word = u64::from(t)
         .checked_mul(h.leaves)
         .and_then(|x| x.checked_add(i - 1))
+        .and_then(|x| x.checked_mul(u64::from(h.width)))
         .ok_or(Error::CorruptImage)?;
     let off = word
         .checked_mul(8)
-        .and_then(|x| x.checked_add(nodes_at(h.parts) as u64))
+        .and_then(|x| x.checked_add(nodes_at(h) as u64))
         .ok_or(Error::CorruptImage)?;
     usize::try_from(off).map_err(|_| Error::CorruptImage)
 }
 
-/// Global word index of node `i` of array `t` (the key of [`mix`]).
-pub(crate) fn word_index(h: &Header, t: u16, i: u64) -> u64 {
-    u64::from(t).wrapping_mul(h.leaves).wrapping_add(i)
+/// The checksum key of the node word at byte offset `at`: its 1-based word number in the
+/// node area.
+pub(crate) fn word_key(h: &Header, at: usize) -> u64 {
+    (at.saturating_sub(nodes_at(h)) / 8) as u64 + 1
 }
 
-/// Recompute `node_sum` over every node word and compare (O(T·leaves)).
+/// Recompute `node_sum` over every node word and compare (O(T·leaves·W)).
 pub(crate) fn verify_nodes(buf: &[u8], h: &Header) -> Result<()> {
-    let start = nodes_at(h.parts);
-    let end = image_bytes(u64::from(h.parts), h.leaves)?;
+    let start = nodes_at(h);
+    let end = image_bytes(
+        u64::from(h.parts),
+        h.leaves,
+        u64::from(h.width),
+        u64::from(h.ext),
+    )?;
     let area = buf.get(start..end).ok_or(Error::CorruptImage)?;
     let mut sum = 0u64;
     for (k, w) in area.chunks_exact(8).enumerate() {
         let mut b = [0u8; 8];
         b.copy_from_slice(w);
-        // leaves ≥ 1 (checked by read_header), so the division is defined.
-        let t = (k as u64) / h.leaves;
-        let i = (k as u64) % h.leaves + 1;
-        let idx = t.wrapping_mul(h.leaves).wrapping_add(i);
-        sum = sum.wrapping_add(mix(idx, i64::from_le_bytes(b)));
+        sum = sum.wrapping_add(mix(k as u64 + 1, i64::from_le_bytes(b)));
     }
     if sum != h.node_sum {
         return Err(Error::ChecksumMismatch);

@@ -50,6 +50,7 @@ mod high_dim;
 mod image;
 mod noise;
 mod range;
+mod softmax;
 mod tail;
 #[cfg(test)]
 mod test;
@@ -58,6 +59,10 @@ pub use calib::{Calibration, MAX_SUM, SCALE_TARGET_BITS};
 pub use distance::{DPTreeDistance, DistanceBuilder, DistanceParams, DistancePlan};
 pub use high_dim::{DPTreeHighDim, HighDimBuilder, HighDimParams, HighDimPlan};
 pub use range::{DPTree, DPTreeParams, DPTreePlan, DPTreeWriter};
+pub use softmax::{
+    DPTreeSoftmax, SOFTMAX_MAX_DIM, SOFTMAX_MAX_FEATURES, SoftmaxBuilder, SoftmaxParams,
+    SoftmaxPlan,
+};
 
 use crate::{Error, Result};
 
@@ -85,21 +90,22 @@ pub struct Bound {
     /// Deterministic: rounding of the inputs to the fixed-point grid and of the final
     /// conversion to `f64`.
     pub rounding: f64,
-    /// Deterministic, public worst case of bucketing points to cell centres (distance
-    /// structures; 0 for [`DPTree`]).
-    pub discretisation: f64,
-    /// `noise + rounding + discretisation`, rounded up.
+    /// Deterministic, public worst case of the method's approximation: bucketing points to
+    /// cell centres (distance structures), truncating `exp` to its Taylor polynomial
+    /// (softmax); 0 for [`DPTree`].
+    pub approximation: f64,
+    /// `noise + rounding + approximation`, rounded up.
     pub total: f64,
 }
 
 impl Bound {
-    fn new(beta: f64, noise: f64, rounding: f64, discretisation: f64) -> Self {
-        let total = up((noise + rounding + discretisation) * (1.0 + f64::EPSILON * 4.0));
+    fn new(beta: f64, noise: f64, rounding: f64, approximation: f64) -> Self {
+        let total = up((noise + rounding + approximation) * (1.0 + f64::EPSILON * 4.0));
         Bound {
             beta,
             noise,
             rounding,
-            discretisation,
+            approximation,
             total,
         }
     }

@@ -95,7 +95,7 @@ impl DPTreePlan {
             },
         };
         let calibration = plan_part(params.noise, params.value_bound, n, levels, budget)?;
-        let image_bytes = image::image_bytes(1, n)?;
+        let image_bytes = image::image_bytes(1, n, 1, 0)?;
         let state_bytes = STATE_HEADER + 8 * levels as usize;
         Ok(DPTreePlan {
             params: DPTreeParams { delta, ..*params },
@@ -183,7 +183,12 @@ impl<'a> DPTree<'a> {
     /// [`Error::CorruptImage`].
     pub fn open(image: &'a [u8]) -> Result<Self> {
         let header = image::read_header(image, MAGIC_DONE)?;
-        if header.kind != Kind::Range || header.parts != 1 || header.dims != 1 {
+        if header.kind != Kind::Range
+            || header.parts != 1
+            || header.dims != 1
+            || header.width != 1
+            || header.ext != 0
+        {
             return Err(Error::BadMagic);
         }
         if header.count != header.filled || header.count_max != header.leaves {
@@ -418,13 +423,15 @@ impl<'a, 's> DPTreeWriter<'a, 's> {
             param0: plan.params.value_bound,
             param1: 0.0,
             dims: 1,
+            width: 1,
+            ext: 0,
             node_sum: 0,
         };
         zeroise(image);
         zeroise(state);
         image::write_header(image, MAGIC_DONE, &header)?;
         image::write_part(image, 0, &plan.part())?;
-        image::seal(image, 1)?;
+        image::seal(image, &header)?;
         let mut w = DPTreeWriter {
             image,
             state,
@@ -446,7 +453,7 @@ impl<'a, 's> DPTreeWriter<'a, 's> {
     /// live state of this image (zeroised by `finish`, or from another stream).
     pub fn resume(image: &'a mut [u8], state: &'s mut [u8]) -> Result<Self> {
         let header = image::read_header(image, MAGIC_DONE)?;
-        if header.kind != Kind::Range || header.parts != 1 {
+        if header.kind != Kind::Range || header.parts != 1 || header.width != 1 || header.ext != 0 {
             return Err(Error::BadMagic);
         }
         let part = image::read_part(image, &header, 0)?;
@@ -565,12 +572,12 @@ impl<'a, 's> DPTreeWriter<'a, 's> {
             self.header.node_sum = self
                 .header
                 .node_sum
-                .wrapping_add(image::mix(image::word_index(&self.header, 0, i), noisy));
+                .wrapping_add(image::mix(image::word_key(&self.header, at), noisy));
             self.header.filled = i;
             self.header.count = i;
         }
         image::write_header(self.image, MAGIC_DONE, &self.header)?;
-        image::seal(self.image, 1)?;
+        image::seal(self.image, &self.header)?;
         image::wr_u64(self.state, 16, self.header.filled)
     }
 

@@ -40,6 +40,17 @@ impl Buf {
     }
 }
 
+/// Recompute the header check of an image after a deliberate edit (to test the checks that
+/// come after the checksum).
+fn reseal(buf: &mut [u8]) {
+    let parts = super::image::rd_u16(buf, 10).unwrap();
+    let ext = super::image::rd_u32(buf, 96).unwrap();
+    let mut c = crate::checksum::Crc32c::new();
+    c.update(&buf[..120]);
+    c.update(&buf[128..128 + 32 * parts as usize + ext as usize]);
+    buf[120..128].copy_from_slice(&u64::from(c.finish()).to_le_bytes());
+}
+
 fn rng(seed: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed)
 }
@@ -473,7 +484,8 @@ fn images_are_validated() {
     let num_at = 128 + 16;
     let num = u64::from_le_bytes(img2.ro()[num_at..num_at + 8].try_into().unwrap());
     img2.bytes()[num_at..num_at + 8].copy_from_slice(&(num / 2).to_le_bytes());
-    super::image::seal(img2.bytes(), 1).unwrap();
+    assert_eq!(DPTree::open(img2.ro()).err(), Some(Error::ChecksumMismatch));
+    reseal(img2.bytes());
     assert_eq!(
         DPTreeWriter::resume(img2.bytes(), st.bytes()).err(),
         Some(Error::CorruptImage)
@@ -795,4 +807,297 @@ fn high_dim_exact_and_covered() {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Softmax
+// ---------------------------------------------------------------------------------------
+
+fn sm_params() -> SoftmaxParams {
+    SoftmaxParams {
+        dims: 4,
+        degree: 0,
+        kernel_rel_err: 1e-3,
+        score_scale: 0.5,
+        radius_x: 2.0,
+        radius_y: 1.5,
+        weight_bound: 2.0,
+        n_max: 60,
+        block: 4,
+        epsilon: 1.0,
+        delta: 1e-6,
+    }
+}
+
+/// Points uniformly-ish inside the ball of radius `rad` in `d` dimensions.
+fn ball(seed: u64, n: usize, d: usize, rad: f64) -> Vec<f64> {
+    let raw = data(seed, n * d, -1.0, 1.0);
+    let scale = data(seed + 1, n, 0.0, 1.0);
+    let mut out = Vec::with_capacity(n * d);
+    for i in 0..n {
+        let row = &raw[i * d..(i + 1) * d];
+        let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);
+        out.extend(row.iter().map(|v| v / norm * rad * scale[i]));
+    }
+    out
+}
+
+fn brute_softmax(
+    p: &SoftmaxParams,
+    xs: &[f64],
+    ws: &[f64],
+    y: &[f64],
+    lo: usize,
+    hi: usize,
+) -> f64 {
+    let d = p.dims;
+    (lo..hi)
+        .map(|i| {
+            let dot: f64 = (0..d).map(|k| xs[i * d + k] * y[k]).sum();
+            ws[i] * (p.score_scale * dot).exp()
+        })
+        .sum()
+}
+
+#[test]
+fn softmax_plan() {
+    let p = SoftmaxPlan::new(&sm_params()).unwrap();
+    assert_eq!(p.score_bound, 1.5);
+    assert!(p.params.degree >= 2 && p.params.degree.is_multiple_of(2));
+    assert!(p.kernel_rel_err <= 1e-3);
+    assert_eq!(
+        p.features,
+        crate::kernel::taylor::feature_count(4, p.params.degree).unwrap() as usize
+    );
+    assert_eq!(p.leaves, 15);
+    assert_eq!(p.image_bytes, 128 + 32 + 112 + 8 * 15 * p.features);
+    assert_eq!(p.scratch_bytes, p.features.div_ceil(2) * 8);
+    assert!(
+        p.feature_err > 0.0 && p.feature_err < 1e-6,
+        "E = {}",
+        p.feature_err
+    );
+    let bad = |f: fn(&mut SoftmaxParams), e: Error| {
+        let mut q = sm_params();
+        f(&mut q);
+        assert_eq!(SoftmaxPlan::new(&q).err(), Some(e));
+    };
+    bad(|q| q.dims = 0, Error::InvalidDimension);
+    bad(|q| q.dims = SOFTMAX_MAX_DIM + 1, Error::InvalidDimension);
+    bad(|q| q.block = 0, Error::InvalidDimension);
+    bad(|q| q.degree = 3, Error::InvalidDegree);
+    bad(|q| q.kernel_rel_err = 0.0, Error::InvalidDegree);
+    bad(|q| q.kernel_rel_err = 1e-300, Error::InvalidDegree);
+    bad(|q| q.score_scale = 100.0, Error::InvalidRadius);
+    bad(|q| q.radius_y = f64::NAN, Error::InvalidRadius);
+    bad(|q| q.delta = 0.0, Error::InvalidDelta);
+    bad(|q| q.epsilon = 0.0, Error::InvalidEpsilon);
+}
+
+#[test]
+fn softmax_feature_error_bound_holds() {
+    use crate::fixed::Q30;
+    use crate::kernel::{Kernel, taylor};
+    for (d, s, b) in [
+        (3usize, 2u32, 1.0f64),
+        (4, 4, 3.0),
+        (2, 6, 6.0),
+        (5, 2, 0.25),
+    ] {
+        let p = SoftmaxPlan::new(&SoftmaxParams {
+            dims: d,
+            degree: s,
+            score_scale: b,
+            radius_x: 1.0,
+            radius_y: 1.0,
+            ..sm_params()
+        })
+        .unwrap();
+        let k = p.kernel;
+        let xs = ball(d as u64, 200, d, 1.0);
+        let ys = ball(d as u64 + 50, 200, d, 1.0);
+        let mut worst = 0.0f64;
+        let (mut px, mut py) = (vec![0i32; k.features()], vec![0i32; k.features()]);
+        for i in 0..200 {
+            let x = &xs[i * d..(i + 1) * d];
+            let y = &ys[i * d..(i + 1) * d];
+            let xq: Vec<Q30> = x
+                .iter()
+                .map(|&v| Q30::from_f64_toward_zero(v).unwrap())
+                .collect();
+            let yq: Vec<Q30> = y
+                .iter()
+                .map(|&v| Q30::from_f64_toward_zero(v).unwrap())
+                .collect();
+            k.map(&xq, &mut px).unwrap();
+            k.map(&yq, &mut py).unwrap();
+            let dot: f64 = px
+                .iter()
+                .zip(&py)
+                .map(|(&a, &c)| a as f64 * c as f64)
+                .sum::<f64>()
+                / 2f64.powi(60);
+            let t: f64 = b * x.iter().zip(y).map(|(u, v)| u * v).sum::<f64>();
+            let err = (dot * p.phi_sq - taylor::eval_upper(s, t)).abs();
+            worst = worst.max(err / p.phi_sq);
+        }
+        assert!(
+            worst <= 2.0 * p.feature_err,
+            "d={d} s={s}: {worst} > 2E = {}",
+            2.0 * p.feature_err
+        );
+        // The bound is not absurdly loose either (within a few orders of magnitude).
+        assert!(p.feature_err < 1e-5, "E = {}", p.feature_err);
+    }
+}
+
+#[test]
+fn softmax_exact_with_noise_off_and_covered_with_noise() {
+    let prm = sm_params();
+    let plan = SoftmaxPlan::new(&prm).unwrap();
+    let n = 57; // last block partly filled
+    let xs = ball(61, n, 4, 2.0);
+    let ws = data(62, n, -2.0, 2.0);
+    let ys = ball(63, 3, 4, 1.5);
+    let mut scratch = Buf::new(plan.scratch_bytes);
+    let mut img = Buf::new(plan.image_bytes);
+    let off = plan.without_noise();
+    let t =
+        DPTreeSoftmax::build(&off, img.bytes(), &xs, &ws, scratch.bytes(), &mut rng(0)).unwrap();
+    assert_eq!(t.count(), n);
+    for j in 0..3 {
+        let y = &ys[j * 4..(j + 1) * 4];
+        for (a, b) in [(0usize, 15usize), (0, 1), (3, 9), (14, 15), (7, 8)] {
+            let got = t.evaluate(y, a, b, scratch.bytes()).unwrap();
+            let want = brute_softmax(&prm, &xs, &ws, y, (a * 4).min(n), (b * 4).min(n));
+            let bd = t.bound(a, b, 0.05).unwrap();
+            assert_eq!(bd.noise, 0.0);
+            assert!(
+                (got - want).abs() <= bd.total,
+                "[{a},{b}) {got} vs {want}: {bd:?}"
+            );
+            // With the kernel error at 1e-3 the answer is also close in relative terms.
+            let scale: f64 = (a * 4..(b * 4).min(n))
+                .map(|i| ws[i].abs() * 2.0f64.exp())
+                .sum();
+            assert!((got - want).abs() <= 2e-3 * scale + 1e-9);
+        }
+    }
+    // Coverage with noise.
+    let beta = 0.1;
+    let trials = 100u64;
+    let mut fails = 0;
+    let mut worst = 0.0f64;
+    for seed in 0..trials {
+        let t = DPTreeSoftmax::build(
+            &plan,
+            img.bytes(),
+            &xs,
+            &ws,
+            scratch.bytes(),
+            &mut rng(seed),
+        )
+        .unwrap();
+        for (j, &(a, b)) in [(0usize, 15usize), (2, 11)].iter().enumerate() {
+            let y = &ys[j * 4..(j + 1) * 4];
+            let bd = t.bound(a, b, beta).unwrap();
+            let want = brute_softmax(&prm, &xs, &ws, y, a * 4, (b * 4).min(n));
+            let err = (t.evaluate(y, a, b, scratch.bytes()).unwrap() - want).abs();
+            if err > bd.total {
+                fails += 1;
+            }
+            worst = worst.max(err / bd.total);
+        }
+    }
+    let m = (trials * 2) as f64;
+    assert!(f64::from(fails) / m <= beta + 4.0 * (beta * (1.0 - beta) / trials as f64).sqrt());
+    assert!(worst > 0.2, "bound vacuous? {worst}");
+}
+
+#[test]
+fn softmax_bad_inputs_and_images() {
+    let prm = sm_params();
+    let plan = SoftmaxPlan::new(&prm).unwrap();
+    let xs = ball(71, 10, 4, 2.0);
+    let ws = data(72, 10, -2.0, 2.0);
+    let mut scratch = Buf::new(plan.scratch_bytes);
+    let mut far = xs.clone();
+    far[4] = 2.5; // row 1 outside the ball
+    let mut nan = xs.clone();
+    nan[9] = f64::NAN;
+    let mut heavy = ws.clone();
+    heavy[3] = 2.01;
+    let cases: [(&[f64], &[f64], Error); 4] = [
+        (&far, &ws, Error::OutOfRange { row: 1 }),
+        (&nan, &ws, Error::NonFiniteInput { row: 2 }),
+        (&xs, &heavy, Error::OutOfRange { row: 3 }),
+        (&xs[..39], &ws, Error::WrongLength),
+    ];
+    for (x, w, want) in cases {
+        let mut img = Buf::filled(plan.image_bytes, 0xAA);
+        assert_eq!(
+            DPTreeSoftmax::build(&plan, img.bytes(), x, w, scratch.bytes(), &mut rng(0)).err(),
+            Some(want)
+        );
+        assert!(img.all().iter().all(|&b| b == 0xAA), "{want:?}");
+    }
+    let mut img = Buf::filled(plan.image_bytes, 0xAA);
+    let mut small = Buf::new(plan.scratch_bytes - 8);
+    assert_eq!(
+        DPTreeSoftmax::build(&plan, img.bytes(), &xs, &ws, small.bytes(), &mut rng(0)).err(),
+        Some(Error::BufferTooSmall)
+    );
+    let mut short = Buf::filled(plan.image_bytes - 1, 0xAA);
+    assert_eq!(
+        DPTreeSoftmax::build(&plan, short.bytes(), &xs, &ws, scratch.bytes(), &mut rng(0)).err(),
+        Some(Error::BufferTooSmall)
+    );
+    assert!(img.all().iter().all(|&b| b == 0xAA));
+    // Chunked build equals one-shot; unfinished builds do not open.
+    let mut one = Buf::new(plan.image_bytes);
+    DPTreeSoftmax::build(&plan, one.bytes(), &xs, &ws, scratch.bytes(), &mut rng(4)).unwrap();
+    let mut img = Buf::new(plan.image_bytes);
+    SoftmaxBuilder::begin(&plan, img.bytes()).unwrap();
+    for (a, b) in [(0, 3), (3, 3), (3, 10)] {
+        let mut bl = SoftmaxBuilder::resume(img.bytes()).unwrap();
+        bl.push(&xs[a * 4..b * 4], &ws[a..b], scratch.bytes())
+            .unwrap();
+        assert_eq!(DPTreeSoftmax::open(img.ro()).err(), Some(Error::BadMagic));
+    }
+    let t = SoftmaxBuilder::resume(img.bytes())
+        .unwrap()
+        .finish(&mut rng(4))
+        .unwrap();
+    assert_eq!(t.count(), 10);
+    assert_eq!(img.ro(), one.ro());
+    let t = DPTreeSoftmax::open(img.ro()).unwrap();
+    assert_eq!(*t.plan(), plan);
+    // Queries.
+    let y = [0.5, 0.5, 0.5, 0.5];
+    assert_eq!(
+        t.evaluate(&y, 3, 3, scratch.bytes()),
+        Err(Error::InvalidRange)
+    );
+    assert_eq!(
+        t.evaluate(&y, 0, 16, scratch.bytes()),
+        Err(Error::InvalidRange)
+    );
+    assert_eq!(
+        t.evaluate(&y[..3], 0, 1, scratch.bytes()),
+        Err(Error::WrongLength)
+    );
+    assert_eq!(
+        t.evaluate(&[1.0, 1.0, 1.0, 0.0], 0, 1, scratch.bytes()),
+        Err(Error::OutOfRange { row: 0 })
+    );
+    assert_eq!(t.bound(0, 1, 1.5).err(), Some(Error::InvalidParameter));
+    // Wrong kinds, tampered extension.
+    assert_eq!(DPTree::open(img.ro()).err(), Some(Error::BadMagic));
+    assert_eq!(DPTreeDistance::open(img.ro()).err(), Some(Error::BadMagic));
+    img.bytes()[160 + 60] ^= 1; // score scale τ in the extension
+    reseal(img.bytes());
+    assert_eq!(
+        DPTreeSoftmax::open(img.ro()).err(),
+        Some(Error::CorruptImage)
+    );
 }
