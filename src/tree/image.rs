@@ -218,6 +218,7 @@ pub(crate) fn mix(index: u64, word: i64) -> u64 {
 /// [`seal`] afterwards).
 pub(crate) fn write_header(buf: &mut [u8], magic: [u8; 4], h: &Header) -> Result<()> {
     let mut b = [0u8; HEADER_BYTES];
+    // Constant ranges inside a 128-byte array: none of these slicings can fail.
     b[0..4].copy_from_slice(&magic);
     b[4..6].copy_from_slice(&VERSION.to_le_bytes());
     b[6..8].copy_from_slice(&(h.kind as u16).to_le_bytes());

@@ -350,6 +350,9 @@ fn feature_error(
     let v0 = TWO30 / phi;
     // ψ̂₀ = ⌊v0⌋ (computed in f64 by the kernel; allow one more unit for its rounding).
     let e0 = libm::fabs(v0 - f64::from(psi0)).max(1.0) + 1e-6;
+    if s > MAX_DEGREE || d == 0 {
+        return f64::INFINITY;
+    }
     let s = s as usize;
     let mut cm = [0.0f64; MAX_DEGREE as usize];
     let mut chat = [0.0f64; MAX_DEGREE as usize];
@@ -374,6 +377,10 @@ fn feature_error(
     e[0] = e0;
     v[0] = v0;
     let mut sum_sq = e0 * e0;
+    // Indexing below: the depth k stays in 1 ..= s ≤ MAX_DEGREE (it starts at 1, grows only
+    // while k < s, and the loop ends when it falls to 0), so idx/run[k−1], idx/run[k−2]
+    // (k ≥ 2) and e/v[k] (length MAX_DEGREE + 1) are in bounds, and the multiplicity
+    // m ≤ k ≤ s indexes cm/chat/dc[m−1] in bounds. The same walk as `PolyKernel::map`.
     let mut k = 1usize;
     if s >= 1 && d >= 1 {
         loop {
