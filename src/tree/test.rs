@@ -674,6 +674,11 @@ fn distance_bad_inputs_write_nothing() {
         Some(Error::BufferTooSmall)
     );
     assert!(img.all().iter().all(|&b| b == 0xAA));
+    // Exactly image_bytes are used: a longer buffer keeps its tail.
+    let mut img = Buf::filled(plan.image_bytes + 40, 0xAA);
+    DPTreeDistance::build(&plan, img.bytes(), &[1.0], &[1.0], &mut rng(0)).unwrap();
+    assert!(img.ro()[plan.image_bytes..].iter().all(|&b| b == 0xAA));
+    assert!(DPTreeDistance::open(&img.ro()[..plan.image_bytes]).is_ok());
     // Bad parameters.
     let ok = dist_params(Noise::Gaussian);
     for (p, e) in [
@@ -983,7 +988,10 @@ fn softmax_exact_with_noise_off_and_covered_with_noise() {
             assert!((got - want).abs() <= 2e-3 * scale + 1e-9);
         }
     }
-    // Coverage with noise.
+    // Coverage with noise (larger blocks: fewer noised words, faster test).
+    let cov = SoftmaxParams { block: 15, ..prm };
+    let plan = SoftmaxPlan::new(&cov).unwrap();
+    let mut img = Buf::new(plan.image_bytes);
     let beta = 0.1;
     let trials = 100u64;
     let mut fails = 0;
@@ -998,10 +1006,10 @@ fn softmax_exact_with_noise_off_and_covered_with_noise() {
             &mut rng(seed),
         )
         .unwrap();
-        for (j, &(a, b)) in [(0usize, 15usize), (2, 11)].iter().enumerate() {
+        for (j, &(a, b)) in [(0usize, 4usize), (1, 3)].iter().enumerate() {
             let y = &ys[j * 4..(j + 1) * 4];
             let bd = t.bound(a, b, beta).unwrap();
-            let want = brute_softmax(&prm, &xs, &ws, y, a * 4, (b * 4).min(n));
+            let want = brute_softmax(&prm, &xs, &ws, y, a * 15, (b * 15).min(n));
             let err = (t.evaluate(y, a, b, scratch.bytes()).unwrap() - want).abs();
             if err > bd.total {
                 fails += 1;
@@ -1047,6 +1055,9 @@ fn softmax_bad_inputs_and_images() {
         DPTreeSoftmax::build(&plan, img.bytes(), &xs, &ws, small.bytes(), &mut rng(0)).err(),
         Some(Error::BufferTooSmall)
     );
+    let mut long = Buf::filled(plan.image_bytes + 24, 0xAA);
+    DPTreeSoftmax::build(&plan, long.bytes(), &xs, &ws, scratch.bytes(), &mut rng(0)).unwrap();
+    assert!(long.ro()[plan.image_bytes..].iter().all(|&b| b == 0xAA));
     let mut short = Buf::filled(plan.image_bytes - 1, 0xAA);
     assert_eq!(
         DPTreeSoftmax::build(&plan, short.bytes(), &xs, &ws, scratch.bytes(), &mut rng(0)).err(),
