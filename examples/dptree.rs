@@ -198,7 +198,7 @@ fn softmax() {
     };
     let plan = SoftmaxPlan::new(&params).unwrap();
     let mut r = ChaCha20Rng::seed_from_u64(4);
-    let mut unit = |r: &mut ChaCha20Rng| {
+    let unit = |r: &mut ChaCha20Rng| {
         let v: Vec<f64> = (0..d).map(|_| uniform(r, -1.0, 1.0)).collect();
         let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
         v.into_iter().map(|x| x / norm * 0.9).collect::<Vec<_>>()

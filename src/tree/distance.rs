@@ -80,7 +80,7 @@ pub struct DistancePlan {
     pub tree_epsilon: f64,
     /// Gaussian: zCDP ρ of each tree (ρ/2); 0 for Laplace.
     pub tree_rho: f64,
-    /// Exact image size in bytes: `128 + 64 + 16G`.
+    /// Exact image size in bytes: `128 + 64 + 16 + 16G`.
     pub image_bytes: usize,
 }
 
@@ -114,6 +114,9 @@ pub(crate) struct Plan {
 /// Largest dimension count of [`DPTreeHighDim`](super::DPTreeHighDim) (2d part-table
 /// entries must fit the image's 16-bit field).
 pub(crate) const MAX_DIMS: u32 = 4096;
+
+/// Image extension of the distance kinds: the per-tree ε (Laplace) and ρ (Gaussian).
+const EXT_BYTES: u32 = 16;
 
 impl Plan {
     pub(crate) fn new(spec: Spec) -> Result<Self> {
@@ -150,7 +153,12 @@ impl Plan {
         }
         let weights = plan_part(spec.noise, spec.weight_bound, spec.n_max, levels, budget)?;
         let moments = plan_part(spec.noise, moment_bound, spec.n_max, levels, budget)?;
-        let image_bytes = image::image_bytes(2 * u64::from(spec.dims), spec.cells, 1, 0)?;
+        let image_bytes = image::image_bytes(
+            2 * u64::from(spec.dims),
+            spec.cells,
+            1,
+            u64::from(EXT_BYTES),
+        )?;
         Ok(Plan {
             spec,
             levels,
@@ -186,57 +194,68 @@ impl Plan {
         self
     }
 
-    /// Re-derive from an image header and check the part table against it.
+    /// The plan an image describes, from its stored (CRC-protected) numbers only: no σ
+    /// search, so opening is cheap. [`Plan::check`] re-derives and compares.
     fn from_image(h: &Header, img: &[u8], kind: Kind) -> Result<Self> {
         if h.kind != kind
             || h.dims == 0
+            || h.dims > MAX_DIMS
             || u32::from(h.parts) != 2 * h.dims
             || h.width != 1
-            || h.ext != 0
+            || h.ext != EXT_BYTES
         {
             return Err(Error::BadMagic);
         }
-        let plan = Plan::new(Spec {
-            kind,
-            dims: h.dims,
-            cells: h.leaves,
-            radius: h.param0,
-            weight_bound: h.param1,
-            n_max: h.count_max,
-            noise: h.noise,
-            epsilon: h.epsilon,
-            delta: h.delta,
-        })
-        .map_err(|_| Error::CorruptImage)?;
-        #[cfg(test)]
-        let mut noise_off = false;
-        for t in 0..h.parts {
-            let want = if t % 2 == 0 {
-                Self::desc(&plan.weights)
-            } else {
-                Self::desc(&plan.moments)
-            };
-            let got = image::read_part(img, h, t)?;
-            if got == want {
-                continue;
+        let w = image::read_part(img, h, 0)?;
+        let m = image::read_part(img, h, 1)?;
+        // Every dimension uses the same pair of calibrations.
+        for t in 2..h.parts {
+            let want = if t % 2 == 0 { w } else { m };
+            if image::read_part(img, h, t)? != want {
+                return Err(Error::CorruptImage);
             }
-            #[cfg(test)]
-            if got.scale_num == 0
-                && (PartDesc {
-                    scale_num: 0,
-                    ..want
-                }) == got
-            {
-                noise_off = true;
-                continue;
-            }
+        }
+        let cal = |p: PartDesc| {
+            Calibration::from_stored(p.frac_bits, p.bound_int, p.scale_num, p.scale_den, h.levels)
+        };
+        let at = image::ext_range(h).start;
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if !positive(h.param0) || !positive(h.param1) || h.leaves > MAX_LEAVES as u64 {
             return Err(Error::CorruptImage);
         }
-        #[cfg(test)]
-        if noise_off {
-            return Ok(plan.without_noise());
+        Ok(Plan {
+            spec: Spec {
+                kind,
+                dims: h.dims,
+                cells: h.leaves,
+                radius: h.param0,
+                weight_bound: h.param1,
+                n_max: h.count_max,
+                noise: h.noise,
+                epsilon: h.epsilon,
+                delta: h.delta,
+            },
+            levels: h.levels,
+            cell_width: h.param0 / h.leaves as f64,
+            weights: cal(w)?,
+            moments: cal(m)?,
+            tree_epsilon: f64::from_bits(image::rd_u64(img, at)?),
+            tree_rho: f64::from_bits(image::rd_u64(img, at + 8)?),
+            image_bytes: image::image_bytes(u64::from(h.parts), h.leaves, 1, u64::from(EXT_BYTES))?,
+        })
+    }
+
+    /// Audit: re-derive the plan from the stored parameters and compare (one σ search).
+    pub(crate) fn check(&self) -> Result<Plan> {
+        let fresh = Plan::new(self.spec).map_err(|_| Error::CorruptImage)?;
+        if fresh == *self {
+            return Ok(fresh);
         }
-        Ok(plan)
+        #[cfg(test)]
+        if fresh.without_noise() == *self {
+            return Ok(*self);
+        }
+        Err(Error::CorruptImage)
     }
 
     /// Cell of a coordinate in `[0, R]`.
@@ -312,7 +331,7 @@ impl<'a> Builder<'a> {
             param1: plan.spec.weight_bound,
             dims: plan.spec.dims,
             width: 1,
-            ext: 0,
+            ext: EXT_BYTES,
             node_sum: 0,
         };
         zeroise(image);
@@ -335,6 +354,9 @@ impl<'a> Builder<'a> {
             };
             image::write_part(self.image, t, &Plan::desc(c))?;
         }
+        let at = image::ext_range(&self.header).start;
+        image::wr_u64(self.image, at, self.plan.tree_epsilon.to_bits())?;
+        image::wr_u64(self.image, at + 8, self.plan.tree_rho.to_bits())?;
         image::seal(self.image, &self.header)
     }
 
@@ -751,6 +773,15 @@ impl<'a> DPTreeDistance<'a> {
     /// Number of points `n` (public).
     pub fn count(&self) -> usize {
         self.0.count() as usize
+    }
+
+    /// Audit: re-derive the calibration from the image's own parameters and check that the
+    /// stored noise scales are exactly what [`DistancePlan::new`] gives (one σ search).
+    ///
+    /// # Errors
+    /// [`Error::CorruptImage`] if they differ.
+    pub fn check_calibration(&self) -> Result<DistancePlan> {
+        Ok(DistancePlan::from_engine(&self.0.plan().check()?))
     }
 
     /// Private estimate of `Σ_i w_i·|y − x_i|` for a public, finite `y` (any real).

@@ -56,7 +56,7 @@ pub struct HighDimPlan {
     pub tree_epsilon: f64,
     /// Gaussian: zCDP ρ of each of the `2d` trees; 0 for Laplace.
     pub tree_rho: f64,
-    /// Exact image size in bytes: `128 + 64d + 16dG`.
+    /// Exact image size in bytes: `128 + 64d + 16 + 16dG`.
     pub image_bytes: usize,
 }
 
@@ -224,6 +224,15 @@ impl<'a> DPTreeHighDim<'a> {
     /// Number of points `n` (public).
     pub fn count(&self) -> usize {
         self.0.count() as usize
+    }
+
+    /// Audit: re-derive the calibration from the image's own parameters and check that the
+    /// stored noise scales are exactly what [`HighDimPlan::new`] gives (one σ search).
+    ///
+    /// # Errors
+    /// [`Error::CorruptImage`] if they differ.
+    pub fn check_calibration(&self) -> Result<HighDimPlan> {
+        Ok(HighDimPlan::from_engine(&self.0.plan().check()?))
     }
 
     /// Private estimate of `Σ_i w_i·‖y − x_i‖₁` for a public finite `y` of length `d`.

@@ -149,19 +149,19 @@ fn replan(h: &Header, part: &PartDesc) -> Result<DPTreePlan> {
         delta: h.delta,
     };
     let plan = DPTreePlan::new(&params).map_err(|_| Error::CorruptImage)?;
-    let want = plan.part();
-    let same = want == *part;
-    #[cfg(test)]
-    let same = same
-        || (part.scale_num == 0
-            && PartDesc {
-                scale_num: 0,
-                ..want
-            } == *part);
-    if !same {
-        return Err(Error::CorruptImage);
+    if plan.part() == *part {
+        return Ok(plan);
     }
-    Ok(plan)
+    #[cfg(test)]
+    if part.scale_num == 0
+        && (PartDesc {
+            scale_num: 0,
+            ..plan.part()
+        }) == *part
+    {
+        return Ok(plan.without_noise());
+    }
+    Err(Error::CorruptImage)
 }
 
 /// A read-only, validated view of a DPTree image (zero-copy; the image may live in flash).
@@ -245,6 +245,17 @@ impl<'a> DPTree<'a> {
     /// Grid, sensitivities and noise scale.
     pub fn calibration(&self) -> &Calibration {
         &self.cal
+    }
+
+    /// Audit: re-derive the calibration from the image's own (ε, δ, Δ, n) and check that
+    /// the stored noise scale and grid are exactly what [`DPTreePlan::new`] gives, i.e. the
+    /// image carries the noise its header promises. Costs one σ search.
+    ///
+    /// # Errors
+    /// [`Error::CorruptImage`] if they differ.
+    pub fn check_calibration(&self) -> Result<DPTreePlan> {
+        let part = image::read_part(self.image, &self.header, 0)?;
+        replan(&self.header, &part)
     }
 
     fn node(&self, i: u64) -> Result<i64> {
@@ -456,8 +467,9 @@ impl<'a, 's> DPTreeWriter<'a, 's> {
         if header.kind != Kind::Range || header.parts != 1 || header.width != 1 || header.ext != 0 {
             return Err(Error::BadMagic);
         }
+        // The calibration is taken from the CRC-protected part table as `begin` wrote it
+        // (re-deriving it costs a σ search per call; `DPTree::check_calibration` does that).
         let part = image::read_part(image, &header, 0)?;
-        let plan = replan(&header, &part)?;
         let cal = Calibration::from_stored(
             part.frac_bits,
             part.bound_int,
@@ -465,7 +477,9 @@ impl<'a, 's> DPTreeWriter<'a, 's> {
             part.scale_den,
             header.levels,
         )?;
-        image::check_buffer(state, plan.state_bytes).map_err(|e| match e {
+        let image_len = image::image_bytes(1, header.leaves, 1, 0)?;
+        let state_len = STATE_HEADER + 8 * header.levels as usize;
+        image::check_buffer(state, state_len).map_err(|e| match e {
             Error::BufferTooSmall => Error::BuildState,
             e => e,
         })?;
@@ -477,15 +491,13 @@ impl<'a, 's> DPTreeWriter<'a, 's> {
             return Err(Error::BuildState);
         }
         let noise = NodeNoise::new(header.noise, part.scale_num, part.scale_den)?;
-        let image_len = plan.image_bytes;
-        let state_len = plan.state_bytes;
         Ok(DPTreeWriter {
             image: image.get_mut(..image_len).ok_or(Error::BufferTooSmall)?,
             state: state.get_mut(..state_len).ok_or(Error::BuildState)?,
+            levels: header.levels,
             header,
             cal,
             noise,
-            levels: plan.levels,
         })
     }
 

@@ -271,7 +271,8 @@ impl SoftmaxPlan {
         e
     }
 
-    /// Rebuild the plan an image describes and check its part table and extension.
+    /// The plan an image describes, from its stored (CRC-protected) numbers only: no σ
+    /// search and no feature-error pass, so opening is cheap. [`Self::check`] re-derives.
     fn from_image(h: &Header, img: &[u8]) -> Result<Self> {
         if h.kind != Kind::Softmax
             || h.parts != 1
@@ -282,9 +283,15 @@ impl SoftmaxPlan {
         }
         let at = image::ext_range(h).start;
         let f = |o: usize| image::rd_u64(img, at + o).map(f64::from_bits);
+        let degree = image::rd_u32(img, at)?;
+        let psi0 = i32::from_le_bytes(image::rd_u32(img, at + 4)?.to_le_bytes());
+        let mut c = [0i32; MAX_DEGREE as usize];
+        for (k, slot) in c.iter_mut().enumerate() {
+            *slot = i32::from_le_bytes(image::rd_u32(img, at + 8 + 4 * k)?.to_le_bytes());
+        }
         let params = SoftmaxParams {
             dims: h.dims as usize,
-            degree: image::rd_u32(img, at)?,
+            degree,
             kernel_rel_err: f(72)?,
             score_scale: f(56)?,
             radius_x: h.param0,
@@ -296,23 +303,54 @@ impl SoftmaxPlan {
             epsilon: h.epsilon,
             delta: h.delta,
         };
-        let plan = SoftmaxPlan::new(&params).map_err(|_| Error::CorruptImage)?;
-        let stored = img.get(image::ext_range(h)).ok_or(Error::CorruptImage)?;
-        if stored != plan.ext().as_slice() || plan.header().width != h.width {
+        let kernel =
+            PolyKernel::from_constants(h.dims, degree, psi0, c).map_err(|_| Error::CorruptImage)?;
+        let r = kernel.features();
+        let (phi_sq, feature_err, rel) = (f(88)?, f(96)?, f(104)?);
+        let sane = |v: f64| v.is_finite() && v >= 0.0;
+        if r as u64 != u64::from(h.width)
+            || h.dims as usize > SOFTMAX_MAX_DIM
+            || !(sane(phi_sq) && phi_sq >= 1.0 && sane(feature_err) && sane(rel))
+            || params.block == 0
+        {
             return Err(Error::CorruptImage);
         }
-        let got = image::read_part(img, h, 0)?;
-        if got == plan.part() {
-            return Ok(plan);
+        let part = image::read_part(img, h, 0)?;
+        let calibration = Calibration::from_stored_vector(
+            part.frac_bits,
+            part.scale_num,
+            part.scale_den,
+            h.levels,
+            r as u64,
+        )?;
+        if calibration.bound_int != part.bound_int {
+            return Err(Error::CorruptImage);
+        }
+        Ok(SoftmaxPlan {
+            params,
+            kernel,
+            features: r,
+            score_bound: params.score_scale * params.radius_x * params.radius_y,
+            phi_sq,
+            kernel_rel_err: rel,
+            feature_err,
+            leaves: usize::try_from(h.leaves).map_err(|_| Error::CorruptImage)?,
+            levels: h.levels,
+            calibration,
+            image_bytes: image::image_bytes(1, h.leaves, r as u64, u64::from(EXT_BYTES))?,
+            scratch_bytes: r.div_ceil(2) * 8,
+        })
+    }
+
+    /// Audit: re-derive the plan from the stored parameters and compare.
+    fn check(&self) -> Result<Self> {
+        let fresh = SoftmaxPlan::new(&self.params).map_err(|_| Error::CorruptImage)?;
+        if fresh == *self {
+            return Ok(fresh);
         }
         #[cfg(test)]
-        if got.scale_num == 0
-            && (PartDesc {
-                scale_num: 0,
-                ..plan.part()
-            }) == got
-        {
-            return Ok(plan.without_noise());
+        if fresh.without_noise() == *self {
+            return Ok(*self);
         }
         Err(Error::CorruptImage)
     }
@@ -733,6 +771,16 @@ impl<'a> DPTreeSoftmax<'a> {
     /// The plan the image was built with.
     pub fn plan(&self) -> &SoftmaxPlan {
         &self.plan
+    }
+
+    /// Audit: re-derive the plan (σ search and feature-error analysis) from the image's own
+    /// parameters and check that the stored kernel constants, error numbers and noise scale
+    /// are exactly what [`SoftmaxPlan::new`] gives.
+    ///
+    /// # Errors
+    /// [`Error::CorruptImage`] if they differ.
+    pub fn check_calibration(&self) -> Result<SoftmaxPlan> {
+        self.plan.check()
     }
 
     /// Number of points (public).

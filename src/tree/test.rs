@@ -476,7 +476,7 @@ fn images_are_validated() {
     reset(&mut img);
     assert!(DPTree::open(img.ro()).is_ok());
     // An image whose stored noise scale is smaller than its (ε, n, Δ) demand, with a valid
-    // checksum, is refused by the writer.
+    // checksum, fails the calibration audit.
     let mut st = Buf::new(plan.state_bytes);
     let mut img2 = Buf::new(plan.image_bytes);
     let mut w = DPTreeWriter::begin(&plan, img2.bytes(), st.bytes()).unwrap();
@@ -487,8 +487,12 @@ fn images_are_validated() {
     assert_eq!(DPTree::open(img2.ro()).err(), Some(Error::ChecksumMismatch));
     reseal(img2.bytes());
     assert_eq!(
-        DPTreeWriter::resume(img2.bytes(), st.bytes()).err(),
+        DPTree::open(img2.ro()).unwrap().check_calibration().err(),
         Some(Error::CorruptImage)
+    );
+    assert_eq!(
+        DPTree::open(img.ro()).unwrap().check_calibration().unwrap(),
+        plan
     );
     // An edited plan is refused.
     let mut edited = plan;
@@ -549,7 +553,7 @@ fn brute_1d(xs: &[f64], ws: &[f64], y: f64) -> f64 {
 #[test]
 fn distance_sizes() {
     let p = DistancePlan::new(&dist_params(Noise::Gaussian)).unwrap();
-    assert_eq!(p.image_bytes, 128 + 64 + 16 * 50);
+    assert_eq!(p.image_bytes, 128 + 64 + 16 + 16 * 50);
     assert_eq!(p.levels, 6);
     assert!((p.cell_width - 0.08).abs() < 1e-15);
     let h = HighDimPlan::new(&HighDimParams {
@@ -563,7 +567,7 @@ fn distance_sizes() {
         delta: 1e-6,
     })
     .unwrap();
-    assert_eq!(h.image_bytes, 128 + 3 * 64 + 3 * 16 * 50);
+    assert_eq!(h.image_bytes, 128 + 3 * 64 + 16 + 3 * 16 * 50);
 }
 
 #[test]
@@ -732,6 +736,18 @@ fn distance_builder_chunks_match_one_shot_and_hide_until_finished() {
     assert_eq!(img.ro(), one.ro());
     let t = DPTreeDistance::open(img.ro()).unwrap();
     assert_eq!(t.plan(), plan);
+    assert_eq!(t.check_calibration().unwrap(), plan);
+    // A halved noise scale (checksum fixed up) opens, but fails the audit.
+    let mut bad = Buf::new(plan.image_bytes);
+    bad.bytes().copy_from_slice(img.ro());
+    for t in 0..2 {
+        let at = 128 + 32 * t + 16;
+        let num = u64::from_le_bytes(bad.ro()[at..at + 8].try_into().unwrap());
+        bad.bytes()[at..at + 8].copy_from_slice(&(num / 2).to_le_bytes());
+    }
+    reseal(bad.bytes());
+    let opened = DPTreeDistance::open(bad.ro()).unwrap();
+    assert_eq!(opened.check_calibration().err(), Some(Error::CorruptImage));
     // Wrong kind.
     assert_eq!(DPTreeHighDim::open(img.ro()).err(), Some(Error::BadMagic));
     assert_eq!(DPTree::open(img.ro()).err(), Some(Error::BadMagic));
@@ -988,8 +1004,13 @@ fn softmax_exact_with_noise_off_and_covered_with_noise() {
             assert!((got - want).abs() <= 2e-3 * scale + 1e-9);
         }
     }
-    // Coverage with noise (larger blocks: fewer noised words, faster test).
-    let cov = SoftmaxParams { block: 15, ..prm };
+    // Coverage with noise (fewer points and words: the debug-build test stays fast).
+    let n = 20;
+    let cov = SoftmaxParams {
+        block: 5,
+        n_max: n,
+        ..prm
+    };
     let plan = SoftmaxPlan::new(&cov).unwrap();
     let mut img = Buf::new(plan.image_bytes);
     let beta = 0.1;
@@ -1000,8 +1021,8 @@ fn softmax_exact_with_noise_off_and_covered_with_noise() {
         let t = DPTreeSoftmax::build(
             &plan,
             img.bytes(),
-            &xs,
-            &ws,
+            &xs[..4 * n],
+            &ws[..n],
             scratch.bytes(),
             &mut rng(seed),
         )
@@ -1009,7 +1030,7 @@ fn softmax_exact_with_noise_off_and_covered_with_noise() {
         for (j, &(a, b)) in [(0usize, 4usize), (1, 3)].iter().enumerate() {
             let y = &ys[j * 4..(j + 1) * 4];
             let bd = t.bound(a, b, beta).unwrap();
-            let want = brute_softmax(&prm, &xs, &ws, y, a * 15, (b * 15).min(n));
+            let want = brute_softmax(&prm, &xs, &ws, y, a * 5, b * 5);
             let err = (t.evaluate(y, a, b, scratch.bytes()).unwrap() - want).abs();
             if err > bd.total {
                 fails += 1;
@@ -1105,10 +1126,59 @@ fn softmax_bad_inputs_and_images() {
     // Wrong kinds, tampered extension.
     assert_eq!(DPTree::open(img.ro()).err(), Some(Error::BadMagic));
     assert_eq!(DPTreeDistance::open(img.ro()).err(), Some(Error::BadMagic));
+    assert_eq!(t.check_calibration().unwrap(), plan);
     img.bytes()[160 + 60] ^= 1; // score scale τ in the extension
     reseal(img.bytes());
+    let tampered = DPTreeSoftmax::open(img.ro()).unwrap();
     assert_eq!(
-        DPTreeSoftmax::open(img.ro()).err(),
+        tampered.check_calibration().err(),
         Some(Error::CorruptImage)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Determinism
+// ---------------------------------------------------------------------------------------
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// Same parameters, data and RNG bytes ⇒ the same image bytes (pinned on the host; the
+/// images are little-endian and integer-only after planning, so other targets must match).
+#[test]
+fn golden_images() {
+    let plan = DPTreePlan::new(&tree_params(50, Noise::Gaussian)).unwrap();
+    let mut img = Buf::new(plan.image_bytes);
+    DPTree::build(&plan, img.bytes(), &data(5, 50, -2.5, 2.5), &mut rng(42)).unwrap();
+    let tree = sha256_hex(img.ro());
+    let plan = DistancePlan::new(&dist_params(Noise::Laplace)).unwrap();
+    let mut img = Buf::new(plan.image_bytes);
+    let xs = data(6, 40, 0.0, 4.0);
+    let ws = data(7, 40, -1.5, 1.5);
+    DPTreeDistance::build(&plan, img.bytes(), &xs, &ws, &mut rng(43)).unwrap();
+    let dist = sha256_hex(img.ro());
+    let plan = SoftmaxPlan::new(&sm_params()).unwrap();
+    let mut img = Buf::new(plan.image_bytes);
+    let mut scratch = Buf::new(plan.scratch_bytes);
+    let xs = ball(8, 30, 4, 2.0);
+    let ws = data(9, 30, -2.0, 2.0);
+    DPTreeSoftmax::build(&plan, img.bytes(), &xs, &ws, scratch.bytes(), &mut rng(44)).unwrap();
+    let soft = sha256_hex(img.ro());
+    assert_eq!(
+        tree,
+        "83d757f0897f3919864d2224855599e7d0d0d9ab60c89ff0477c8c60d325a65f"
+    );
+    assert_eq!(
+        dist,
+        "a89f2b6fba465d6e75008153645c9cf56ad23c9b1adc2f2cb423f8a9058f73a6"
+    );
+    assert_eq!(
+        soft,
+        "7c162b4bfc20bd9d119b49fe122efebf73a38850b050cd802338ba5a43b5a86f"
     );
 }
