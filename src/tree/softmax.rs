@@ -473,12 +473,17 @@ fn feature_error(
 
 /// `x / radius` in Q30 (toward zero) with `Σ x_q² ≤ 2⁶⁰` exactly, or `OutOfRange`.
 ///
-/// `x` must be finite (checked by the caller). A point with `‖x‖ ≤ radius` in exact
+/// A NaN/∞ coordinate is [`Error::NonFiniteInput`]. A point with `‖x‖ ≤ radius` in exact
 /// arithmetic may still overshoot by float rounding; then every coordinate moves one more
-/// unit toward zero (covered by `ξ ≤ 2^−29` in [`feature_error`]).
-fn to_unit(x: &[f64], radius: f64, out: &mut [Q30], row: usize) -> Result<()> {
+/// unit toward zero (covered by `ξ ≤ 2^−29` in [`feature_error`]). Generic over the input
+/// type so that no `f64` copy of the row is needed (stack: only the `d` Q30 words).
+fn to_unit<V: Copy + Into<f64>>(x: &[V], radius: f64, out: &mut [Q30], row: usize) -> Result<()> {
     let mut n2 = 0.0f64;
-    for &v in x {
+    for v in x {
+        let v: f64 = (*v).into();
+        if !v.is_finite() {
+            return Err(Error::NonFiniteInput { row });
+        }
         let u = v / radius;
         n2 += u * u;
     }
@@ -487,7 +492,8 @@ fn to_unit(x: &[f64], radius: f64, out: &mut [Q30], row: usize) -> Result<()> {
         return Err(Error::OutOfRange { row });
     }
     let mut sq: u128 = 0;
-    for (o, &v) in out.iter_mut().zip(x) {
+    for (o, v) in out.iter_mut().zip(x) {
+        let v: f64 = (*v).into();
         *o = Q30::from_f64_toward_zero(v / radius).ok_or(Error::NonFiniteInput { row })?;
         let a = u128::from(o.0.unsigned_abs());
         sq += a * a;
@@ -603,9 +609,7 @@ impl<'a> SoftmaxBuilder<'a> {
         let d = p.params.dims;
         let mut xq = [Q30::ZERO; SOFTMAX_MAX_DIM];
         let xq = xq.get_mut(..d).ok_or(Error::InvalidDimension)?;
-        let mut xf = [0.0f64; SOFTMAX_MAX_DIM];
-        let xf = xf.get_mut(..d).ok_or(Error::InvalidDimension)?;
-        match self.accumulate(points, weights, scratch, xq, xf) {
+        match self.accumulate(points, weights, scratch, xq) {
             Ok(()) => Ok(()),
             Err(e) => {
                 zeroise(self.image);
@@ -620,7 +624,6 @@ impl<'a> SoftmaxBuilder<'a> {
         weights: &[V],
         scratch: &mut [u8],
         xq: &mut [Q30],
-        xf: &mut [f64],
     ) -> Result<()> {
         let p = self.plan;
         let d = p.params.dims;
@@ -628,10 +631,7 @@ impl<'a> SoftmaxBuilder<'a> {
         let psi = scratch_words(scratch, p.features)?;
         for (row, (w, x)) in weights.iter().zip(points.chunks_exact(d)).enumerate() {
             let w: f64 = (*w).into();
-            for (o, v) in xf.iter_mut().zip(x) {
-                *o = (*v).into();
-            }
-            to_unit(xf, p.params.radius_x, xq, row)?;
+            to_unit(x, p.params.radius_x, xq, row)?;
             p.kernel.map(xq, psi)?;
             // |w/R_w| ≤ 1 ⇒ |w_q| ≤ 2³⁰ (toward zero).
             let wq = Q30::from_f64_toward_zero(w / p.params.weight_bound)
@@ -897,8 +897,6 @@ fn validate<V: Copy + Into<f64>>(
     scratch_words(scratch, p.features)?;
     let mut xq = [Q30::ZERO; SOFTMAX_MAX_DIM];
     let xq = xq.get_mut(..d).ok_or(Error::InvalidDimension)?;
-    let mut xf = [0.0f64; SOFTMAX_MAX_DIM];
-    let xf = xf.get_mut(..d).ok_or(Error::InvalidDimension)?;
     for (row, (w, x)) in weights.iter().zip(points.chunks_exact(d)).enumerate() {
         let w: f64 = (*w).into();
         if !w.is_finite() {
@@ -907,13 +905,7 @@ fn validate<V: Copy + Into<f64>>(
         if w.abs() > p.params.weight_bound {
             return Err(Error::OutOfRange { row });
         }
-        for (o, v) in xf.iter_mut().zip(x) {
-            *o = (*v).into();
-            if !o.is_finite() {
-                return Err(Error::NonFiniteInput { row });
-            }
-        }
-        to_unit(xf, p.params.radius_x, xq, row)?;
+        to_unit(x, p.params.radius_x, xq, row)?;
     }
     Ok(())
 }
