@@ -9,8 +9,9 @@
 //! # The margins and why they dominate
 //! - [`REL_ROUND`] = 2⁻⁵⁰ ≈ 8.9e-16 for one IEEE-754 operation (`+ − × ÷ √`), whose
 //!   round-to-nearest error is ≤ 2⁻⁵³ relative: the margin is 8× the error. The step itself
-//!   is rounded too, but `x ± |x|·2⁻⁵⁰` lies ≥ 4 ulp(x) away from `x`, so after rounding it
-//!   still lies ≥ 3.5 ulp ≥ 1.75·2⁻⁵² |x| away — more than the error it covers.
+//!   is rounded too, but `x ± |x|·2⁻⁵⁰` lies ≥ 4 ulp(x) away from `x`, so after rounding
+//!   (≤ ½ ulp of a result that may sit in the next binade, i.e. ≤ 1 ulp(x)) it still lies
+//!   ≥ 3 ulp(x) ≥ 1.5·2⁻⁵² |x| away — more than the 2⁻⁵³ |x| error it covers.
 //! - [`REL_LIBM`] = 2⁻⁴⁴ ≈ 5.7e-14 for `libm::{exp, log, log1p, expm1}`. The `libm` crate is
 //!   the FreeBSD/Sun msun code, whose sources state "the error is always less than 1 ulp"
 //!   for each of these (`exp.rs`, `log.rs`, `log1p.rs`, `expm1.rs`); 1 ulp ≤ 2⁻⁵² relative,
