@@ -6,7 +6,7 @@
 //! | [`DPTree`] | `Σ_{a ≤ i < b} v_i` over a private array `v ∈ [−Δ, Δ]^n` | `128 + 32 + 8n` (+ `32 + 8L` streaming state) | O(log n) |
 //! | [`DPTreeDistance`] | `Σ_i w_i·\|y − x_i\|`, private `x_i ∈ [0, R]`, `w_i ∈ [−R_w, R_w]` | `208 + 16G` | O(log G) |
 //! | [`DPTreeHighDim`] | `Σ_i w_i·‖y − x_i‖₁`, `x_i ∈ [0, R]^d` | `144 + 64d + 16dG` | O(d log G) |
-//! | [`DPTreeSoftmax`] | `Σ_{i in blocks [a,b)} w_i·exp(τ<x_i, y>)`, `‖x_i‖ ≤ R_x` | `272 + 8Gr` (+ scratch `4r`) | O(r log G) |
+//! | [`DPTreeSoftmax`] | `Σ_{i in blocks [a,b)} w_i·exp(τ<x_i, y>)`, `‖x_i‖ ≤ R_x` | `272 + 8Gr` (+ scratch `4(r + d)`) | O(r log G) |
 //!
 //! (`L = ⌊log2 n⌋ + 1`, `G` = grid cells per dimension or blocks, `r` kernel features.)
 //! Plans (`*Plan::new`) are pure and give the exact byte counts; a buffer one byte short is refused with

@@ -46,9 +46,8 @@ use crate::kernel::{Kernel, MAX_DEGREE, PolyKernel, taylor};
 use crate::{ALIGN, Error, Result};
 use rand_core::TryRng;
 
-/// Largest input dimension `d` (the normalised input is held on the stack as `d` Q30
-/// words: 512 bytes).
-pub const SOFTMAX_MAX_DIM: usize = 128;
+/// Largest input dimension `d`.
+pub const SOFTMAX_MAX_DIM: usize = 4096;
 
 /// Largest feature count `r`.
 pub const SOFTMAX_MAX_FEATURES: usize = 1 << 24;
@@ -115,7 +114,8 @@ pub struct SoftmaxPlan {
     pub calibration: Calibration,
     /// Exact image size: `128 + 32 + 112 + 8·G·r` bytes.
     pub image_bytes: usize,
-    /// Scratch for pushes and queries: `4r` bytes rounded up to 8.
+    /// Scratch for pushes and queries: `4(r + d)` bytes rounded up to 8 (the feature vector,
+    /// then the normalised input, as raw Q30 words).
     pub scratch_bytes: usize,
 }
 
@@ -175,7 +175,8 @@ impl SoftmaxPlan {
         let calibration =
             plan_vector_part(p.n_max as u64, levels, r, p.epsilon, delta, dims_noised)?;
         let image_bytes = image::image_bytes(1, g, r, u64::from(EXT_BYTES))?;
-        let scratch_bytes = usize::try_from(r.div_ceil(2) * 8).map_err(|_| Error::SizeOverflow)?;
+        let scratch_bytes =
+            usize::try_from((r + u64::from(d)).div_ceil(2) * 8).map_err(|_| Error::SizeOverflow)?;
         Ok(SoftmaxPlan {
             params: SoftmaxParams {
                 degree,
@@ -338,7 +339,7 @@ impl SoftmaxPlan {
             levels: h.levels,
             calibration,
             image_bytes: image::image_bytes(1, h.leaves, r as u64, u64::from(EXT_BYTES))?,
-            scratch_bytes: r.div_ceil(2) * 8,
+            scratch_bytes: (r + h.dims as usize).div_ceil(2) * 8,
         })
     }
 
@@ -476,8 +477,8 @@ fn feature_error(
 /// A NaN/∞ coordinate is [`Error::NonFiniteInput`]. A point with `‖x‖ ≤ radius` in exact
 /// arithmetic may still overshoot by float rounding; then every coordinate moves one more
 /// unit toward zero (covered by `ξ ≤ 2^−29` in [`feature_error`]). Generic over the input
-/// type so that no `f64` copy of the row is needed (stack: only the `d` Q30 words).
-fn to_unit<V: Copy + Into<f64>>(x: &[V], radius: f64, out: &mut [Q30], row: usize) -> Result<()> {
+/// type so that no `f64` copy of the row is needed; `out` (raw Q30) lives in the scratch.
+fn to_unit<V: Copy + Into<f64>>(x: &[V], radius: f64, out: &mut [i32], row: usize) -> Result<()> {
     let mut n2 = 0.0f64;
     for v in x {
         let v: f64 = (*v).into();
@@ -494,15 +495,17 @@ fn to_unit<V: Copy + Into<f64>>(x: &[V], radius: f64, out: &mut [Q30], row: usiz
     let mut sq: u128 = 0;
     for (o, v) in out.iter_mut().zip(x) {
         let v: f64 = (*v).into();
-        *o = Q30::from_f64_toward_zero(v / radius).ok_or(Error::NonFiniteInput { row })?;
-        let a = u128::from(o.0.unsigned_abs());
+        *o = Q30::from_f64_toward_zero(v / radius)
+            .ok_or(Error::NonFiniteInput { row })?
+            .raw();
+        let a = u128::from(o.unsigned_abs());
         sq += a * a;
     }
     if sq > 1u128 << 60 {
         sq = 0;
         for o in out.iter_mut() {
-            o.0 -= o.0.signum();
-            let a = u128::from(o.0.unsigned_abs());
+            *o -= o.signum();
+            let a = u128::from(o.unsigned_abs());
             sq += a * a;
         }
         if sq > 1u128 << 60 {
@@ -512,15 +515,18 @@ fn to_unit<V: Copy + Into<f64>>(x: &[V], radius: f64, out: &mut [Q30], row: usiz
     Ok(())
 }
 
-/// The caller's scratch as `r` i32 words (alignment and size checked).
-fn scratch_words(scratch: &mut [u8], r: usize) -> Result<&mut [i32]> {
+/// The caller's scratch as `r` feature words and `d` input words (raw Q30), alignment and
+/// size checked.
+fn scratch_words(scratch: &mut [u8], r: usize, d: usize) -> Result<(&mut [i32], &mut [i32])> {
     if !(scratch.as_ptr() as usize).is_multiple_of(ALIGN) {
         return Err(Error::Misaligned);
     }
+    let words = r.checked_add(d).ok_or(Error::SizeOverflow)?;
     let bytes = scratch
-        .get_mut(..r.checked_mul(4).ok_or(Error::SizeOverflow)?)
+        .get_mut(..words.checked_mul(4).ok_or(Error::SizeOverflow)?)
         .ok_or(Error::BufferTooSmall)?;
-    bytemuck::try_cast_slice_mut::<u8, i32>(bytes).map_err(|_| Error::Misaligned)
+    let all = bytemuck::try_cast_slice_mut::<u8, i32>(bytes).map_err(|_| Error::Misaligned)?;
+    Ok(all.split_at_mut(r))
 }
 
 /// Builds a [`DPTreeSoftmax`] in place: [`begin`](Self::begin), [`push`](Self::push) points
@@ -606,10 +612,7 @@ impl<'a> SoftmaxBuilder<'a> {
         let p = self.plan;
         let room = self.header.count_max.saturating_sub(self.header.count);
         validate(&p, points, weights, scratch, room)?;
-        let d = p.params.dims;
-        let mut xq = [Q30::ZERO; SOFTMAX_MAX_DIM];
-        let xq = xq.get_mut(..d).ok_or(Error::InvalidDimension)?;
-        match self.accumulate(points, weights, scratch, xq) {
+        match self.accumulate(points, weights, scratch) {
             Ok(()) => Ok(()),
             Err(e) => {
                 zeroise(self.image);
@@ -623,24 +626,24 @@ impl<'a> SoftmaxBuilder<'a> {
         points: &[V],
         weights: &[V],
         scratch: &mut [u8],
-        xq: &mut [Q30],
     ) -> Result<()> {
         let p = self.plan;
         let d = p.params.dims;
         let sh = 60 - p.calibration.frac_bits as u32; // F ∈ [0, 60]
-        let psi = scratch_words(scratch, p.features)?;
+        let (psi, xq) = scratch_words(scratch, p.features, d)?;
         for (row, (w, x)) in weights.iter().zip(points.chunks_exact(d)).enumerate() {
             let w: f64 = (*w).into();
             to_unit(x, p.params.radius_x, xq, row)?;
             p.kernel.map(xq, psi)?;
             // |w/R_w| ≤ 1 ⇒ |w_q| ≤ 2³⁰ (toward zero).
             let wq = Q30::from_f64_toward_zero(w / p.params.weight_bound)
-                .ok_or(Error::NonFiniteInput { row })?;
+                .ok_or(Error::NonFiniteInput { row })?
+                .raw();
             let leaf = self.header.count / p.params.block as u64 + 1;
             let at = image::node_at(&self.header, 0, leaf)?;
             for (f, &v) in psi.iter().enumerate() {
                 // |w_q·ψ| ≤ 2⁶⁰: no overflow in i64; trunc keeps ‖c‖ ≤ 2^F.
-                let c = trunc_shr(i64::from(wq.0) * i64::from(v), sh);
+                let c = trunc_shr(i64::from(wq) * i64::from(v), sh);
                 let a = at + 8 * f;
                 let old = image::rd_i64(self.image, a)?;
                 image::wr_i64(
@@ -817,10 +820,8 @@ impl<'a> DPTreeSoftmax<'a> {
         if y.iter().any(|v| !v.is_finite()) {
             return Err(Error::NonFiniteInput { row: 0 });
         }
-        let mut yq = [Q30::ZERO; SOFTMAX_MAX_DIM];
-        let yq = yq.get_mut(..d).ok_or(Error::InvalidDimension)?;
+        let (psi, yq) = scratch_words(scratch, p.features, d)?;
         to_unit(y, p.params.radius_y, yq, 0)?;
-        let psi = scratch_words(scratch, p.features)?;
         p.kernel.map(yq, psi)?;
         // Σ over chain(b) minus chain(a); the common nodes cancel exactly and are skipped.
         let mut dot: i128 = 0;
@@ -894,9 +895,7 @@ fn validate<V: Copy + Into<f64>>(
     if m as u64 > room {
         return Err(Error::TooManyRows);
     }
-    scratch_words(scratch, p.features)?;
-    let mut xq = [Q30::ZERO; SOFTMAX_MAX_DIM];
-    let xq = xq.get_mut(..d).ok_or(Error::InvalidDimension)?;
+    let (_, xq) = scratch_words(scratch, p.features, d)?;
     for (row, (w, x)) in weights.iter().zip(points.chunks_exact(d)).enumerate() {
         let w: f64 = (*w).into();
         if !w.is_finite() {

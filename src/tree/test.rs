@@ -892,7 +892,7 @@ fn softmax_plan() {
     );
     assert_eq!(p.leaves, 15);
     assert_eq!(p.image_bytes, 128 + 32 + 112 + 8 * 15 * p.features);
-    assert_eq!(p.scratch_bytes, p.features.div_ceil(2) * 8);
+    assert_eq!(p.scratch_bytes, (p.features + 4).div_ceil(2) * 8);
     assert!(
         p.feature_err > 0.0 && p.feature_err < 1e-6,
         "E = {}",
@@ -942,13 +942,13 @@ fn softmax_feature_error_bound_holds() {
         for i in 0..200 {
             let x = &xs[i * d..(i + 1) * d];
             let y = &ys[i * d..(i + 1) * d];
-            let xq: Vec<Q30> = x
+            let xq: Vec<i32> = x
                 .iter()
-                .map(|&v| Q30::from_f64_toward_zero(v).unwrap())
+                .map(|&v| Q30::from_f64_toward_zero(v).unwrap().raw())
                 .collect();
-            let yq: Vec<Q30> = y
+            let yq: Vec<i32> = y
                 .iter()
-                .map(|&v| Q30::from_f64_toward_zero(v).unwrap())
+                .map(|&v| Q30::from_f64_toward_zero(v).unwrap().raw())
                 .collect();
             k.map(&xq, &mut px).unwrap();
             k.map(&yq, &mut py).unwrap();
