@@ -10,7 +10,7 @@
 //!
 //! (`L = ⌊log2 n⌋ + 1`, `G` = grid cells per dimension or blocks, `r` kernel features.)
 //! Plans (`*Plan::new`) are pure and give the exact byte counts; a buffer one byte short is refused with
-//! [`Error::BufferTooSmall`](crate::Error::BufferTooSmall) before anything is written.
+//! [`Error::BufferTooSmall`] before anything is written.
 //!
 //! # Mechanism
 //! Each structure stores one or more arrays of integer leaf sums on a public fixed-point
@@ -37,7 +37,7 @@
 //! Inputs are validated before anything is written (NaN/∞ →
 //! [`NonFiniteInput`](crate::Error::NonFiniteInput), outside the public bounds →
 //! [`OutOfRange`](crate::Error::OutOfRange)). If the caller's RNG fails, the image (and the
-//! state) are zeroised and [`Error::Rng`](crate::Error::Rng) is returned: nothing is
+//! state) are zeroised and [`Error::Rng`] is returned: nothing is
 //! released. Every buffer must be aligned to [`crate::ALIGN`].
 //!
 //! # C ABI
