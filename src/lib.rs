@@ -27,6 +27,7 @@ pub mod error;
 pub mod checksum;
 pub mod fixed;
 pub mod kernel;
+pub mod samplers;
 
 pub use error::{Error, Result};
 
