@@ -89,12 +89,18 @@ impl Error {
             Error::InvalidEpsilon => "epsilon must be finite and > 0",
             Error::InvalidDelta => "delta must be in (0, 1)",
             Error::InvalidDimension => "a dimension is zero or too large",
-            Error::InvalidDegree => "degree must be even and supported, or the kernel error target is unreachable",
-            Error::InvalidRadius => "radius, score scale or gamma is not finite and > 0, or the score bound is too large",
+            Error::InvalidDegree => {
+                "degree must be even and supported, or the kernel error target is unreachable"
+            }
+            Error::InvalidRadius => {
+                "radius, score scale or gamma is not finite and > 0, or the score bound is too large"
+            }
             Error::InvalidClip => "contribution clip bound must be in (0, 1]",
             Error::InvalidParameter => "invalid parameter",
             Error::SizeOverflow => "size computation overflowed",
-            Error::PrecisionTooLow => "fixed-point precision target cannot be met with 32-bit words",
+            Error::PrecisionTooLow => {
+                "fixed-point precision target cannot be met with 32-bit words"
+            }
             Error::BufferTooSmall => "buffer too small",
             Error::Misaligned => "buffer misaligned",
             Error::WrongLength => "slice has the wrong length",

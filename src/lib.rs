@@ -23,13 +23,19 @@
 #![warn(clippy::semicolon_if_nothing_returned, clippy::doc_markdown)]
 #![allow(clippy::doc_markdown)]
 
-pub mod error;
 pub mod checksum;
+pub mod error;
 pub mod fixed;
 pub mod kernel;
+pub mod mechanism;
+mod panic;
+pub mod privacy;
 pub mod samplers;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+pub(crate) mod testutil;
 
 /// Alignment (bytes) required of every caller buffer: images and scratch.
 ///

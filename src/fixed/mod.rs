@@ -68,6 +68,25 @@ pub const fn trunc_shr(x: i64, sh: u32) -> i64 {
     if neg { -r } else { r }
 }
 
+/// Arithmetic shift right by `sh` bits, rounding to nearest with ties toward +∞:
+/// `(x + 2^(sh−1)) >> sh`. Branch-free for `sh ≥ 1`, for hot loops.
+///
+/// # Scaling and overflow
+/// Input raw·2^-F, output raw·2^-(F-sh); |error| ≤ ½ output unit. The caller guarantees
+/// |x| ≤ 2⁶² so the addition cannot overflow (saturating add as a backstop). `sh` is
+/// clamped to 1..=63.
+#[inline(always)]
+pub const fn round_shr_fast(x: i64, sh: u32) -> i64 {
+    let sh = if sh == 0 {
+        1
+    } else if sh > 63 {
+        63
+    } else {
+        sh
+    };
+    x.saturating_add(1i64 << (sh - 1)) >> sh
+}
+
 /// Clamp an `i64` into `i32` (saturating).
 #[inline]
 pub const fn sat_i32(x: i64) -> i32 {

@@ -52,7 +52,10 @@ mod tests {
     fn conversion_rounds_toward_zero() {
         let tiny = 1.0 / (1u64 << 31) as f64;
         assert_eq!(Q30::from_f64_toward_zero(0.5 + tiny), Some(Q30(1 << 29)));
-        assert_eq!(Q30::from_f64_toward_zero(-0.5 - tiny), Some(Q30(-(1 << 29))));
+        assert_eq!(
+            Q30::from_f64_toward_zero(-0.5 - tiny),
+            Some(Q30(-(1 << 29)))
+        );
         assert_eq!(Q30::from_f64_toward_zero(1.0), Some(Q30::ONE));
         assert_eq!(Q30::from_f64_toward_zero(5.0), Some(Q30(i32::MAX)));
         assert_eq!(Q30::from_f64_toward_zero(f64::NAN), None);

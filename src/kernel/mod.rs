@@ -12,7 +12,6 @@ pub mod taylor;
 pub use poly::{MAX_DEGREE, PolyKernel};
 
 use crate::Result;
-use crate::fixed::Q30;
 
 /// A feature map with an exact norm guarantee.
 pub trait Kernel {
@@ -20,8 +19,9 @@ pub trait Kernel {
     fn dim(&self) -> usize;
     /// Number of features r.
     fn features(&self) -> usize;
-    /// Writes ψ(x) (Q30, `out.len() == features()`) for `x` in the closed unit ball
-    /// (Q30, `x.len() == dim()`).
+    /// Writes ψ(x) (raw Q30, `out.len() == features()`) for `x` in the closed unit ball
+    /// (raw Q30 — see [`crate::fixed::Q30`] — with `x.len() == dim()`). Raw `i32` slices
+    /// are used because both live in the caller's scratch buffers.
     ///
     /// # Guarantee
     /// Σ ψ_α² ≤ 2⁶⁰ (‖ψ‖ ≤ 1), checked exactly in integers; entries other than the constant
@@ -30,7 +30,7 @@ pub trait Kernel {
     ///
     /// # Errors
     /// [`crate::Error::WrongLength`] if a slice has the wrong length.
-    fn map(&self, x: &[Q30], out: &mut [i32]) -> Result<()>;
+    fn map(&self, x: &[i32], out: &mut [i32]) -> Result<()>;
     /// Index and exact value of a feature that is the same for every input, if any.
     fn constant_feature(&self) -> Option<(usize, i32)>;
 }
@@ -44,9 +44,7 @@ pub trait Kernel {
 pub(crate) fn enforce_norm(v: &mut [i32], fixed_sq: u128, limit: u128) {
     let mut shrink_bits: u32 = 24;
     for _ in 0..64 {
-        let sum = v
-            .iter()
-            .fold(fixed_sq, |acc, &x| acc.saturating_add(sq(x)));
+        let sum = v.iter().fold(fixed_sq, |acc, &x| acc.saturating_add(sq(x)));
         if sum <= limit {
             return;
         }

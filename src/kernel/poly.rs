@@ -1,7 +1,7 @@
 //! The exact polynomial feature map of DESIGN §2.2 in fixed point.
 
 use super::{Kernel, enforce_norm, sq};
-use crate::fixed::{Q30, round_shr};
+use crate::fixed::round_shr_fast;
 use crate::{Error, Result};
 
 /// The largest supported degree s. Beyond it the feature count explodes for any useful d
@@ -44,7 +44,7 @@ impl PolyKernel {
         psi0: i32,
         c: [i32; MAX_DEGREE as usize],
     ) -> Result<Self> {
-        if degree == 0 || degree % 2 != 0 || degree > MAX_DEGREE {
+        if degree == 0 || !degree.is_multiple_of(2) || degree > MAX_DEGREE {
             return Err(Error::InvalidDegree);
         }
         if d == 0 {
@@ -72,11 +72,9 @@ impl PolyKernel {
         // Round ψ₀ down: a smaller constant feature keeps ‖ψ‖ ≤ 1.
         let psi0 = libm::floor((1u64 << 30) as f64 / phi) as i32;
         let mut c = [0i32; MAX_DEGREE as usize];
-        let mut m = 1u32;
-        for slot in c.iter_mut().take(degree as usize) {
+        for (m, slot) in (1u32..).zip(c.iter_mut().take(degree as usize)) {
             let v = libm::sqrt(b / f64::from(m)) * (1u64 << C_FRAC) as f64;
             *slot = libm::round(v) as i32;
-            m += 1;
         }
         (psi0, c)
     }
@@ -106,7 +104,7 @@ impl Kernel for PolyKernel {
         self.r as usize
     }
 
-    fn map(&self, x: &[Q30], out: &mut [i32]) -> Result<()> {
+    fn map(&self, x: &[i32], out: &mut [i32]) -> Result<()> {
         if x.len() != self.d as usize || out.len() != self.r as usize {
             return Err(Error::WrongLength);
         }
@@ -132,12 +130,12 @@ impl Kernel for PolyKernel {
                 1
             };
             run[k - 1] = m;
-            let xi = i64::from(x.get(i).map_or(0, |q| q.0));
+            let xi = i64::from(x.get(i).copied().unwrap_or(0));
             let cm = i64::from(*self.c.get(m - 1).unwrap_or(&0));
             // |val| ≤ 2³⁰(1+2⁻²⁰) and |x_i| ≤ 2³⁰: the product is < 2⁶¹; after rounding to
             // Q30, times c_m ≤ 2³⁰: < 2⁶¹ again. No overflow.
-            let t = round_shr(val[k - 1] * xi, 30);
-            let v = round_shr(t * cm, C_FRAC);
+            let t = round_shr_fast(val[k - 1] * xi, 30);
+            let v = round_shr_fast(t * cm, C_FRAC);
             val[k] = v;
             if let Some(o) = out.get_mut(pos) {
                 *o = crate::fixed::sat_i32(v);
@@ -186,15 +184,19 @@ mod tests {
         PolyKernel::from_constants(d, s, psi0, c).unwrap()
     }
 
-    fn to_q30(v: &[f64]) -> Vec<Q30> {
-        v.iter().map(|&x| Q30::from_f64_toward_zero(x).unwrap()).collect()
+    fn to_q30(v: &[f64]) -> Vec<i32> {
+        v.iter()
+            .map(|&x| crate::fixed::Q30::from_f64_toward_zero(x).unwrap().raw())
+            .collect()
     }
 
     #[test]
     fn inner_product_is_the_truncated_exponential() {
         let mut seed = 12345u64;
         let mut rnd = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((seed >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
         };
         for &(d, s, b) in &[(3u32, 2u32, 1.0f64), (5, 4, 2.0), (8, 2, 0.5), (4, 6, 3.0)] {
@@ -229,8 +231,8 @@ mod tests {
         let k = kernel(4, 2, 8.0);
         let mut out = vec![0i32; k.features()];
         for i in 0..4 {
-            let mut x = [Q30::ZERO; 4];
-            x[i] = Q30::ONE;
+            let mut x = [0i32; 4];
+            x[i] = 1 << 30;
             k.map(&x, &mut out).unwrap();
             assert!(norm_sq(&out) <= 1u128 << 60);
             assert_eq!(out[0], k.psi0());
@@ -241,8 +243,8 @@ mod tests {
     fn wrong_lengths_are_errors() {
         let k = kernel(4, 2, 1.0);
         let mut out = vec![0i32; k.features()];
-        assert_eq!(k.map(&[Q30::ZERO; 3], &mut out), Err(Error::WrongLength));
-        assert_eq!(k.map(&[Q30::ZERO; 4], &mut out[1..]), Err(Error::WrongLength));
+        assert_eq!(k.map(&[0; 3], &mut out), Err(Error::WrongLength));
+        assert_eq!(k.map(&[0; 4], &mut out[1..]), Err(Error::WrongLength));
         assert_eq!(
             PolyKernel::from_constants(4, 3, 1, [0; 12]),
             Err(Error::InvalidDegree)

@@ -111,7 +111,10 @@ mod tests {
                     worst = worst.max(v);
                 }
                 assert!(e >= worst, "s={s} b={b}: {e} < scanned {worst}");
-                assert!(e <= worst * (1.0 + 1e-9) + 1e-9, "s={s} b={b}: {e} ≫ {worst}");
+                assert!(
+                    e <= worst * (1.0 + 1e-9) + 1e-9,
+                    "s={s} b={b}: {e} ≫ {worst}"
+                );
             }
         }
         // s = 2, B = 1: attained at t = −1: (1 − 1 + 1/2)·e − 1.
