@@ -7,7 +7,7 @@
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 
-use crate::exact::exact_attention;
+use crate::exact::{exact_attention, exact_attention_portable};
 use crate::report::{Report, json_num};
 use crate::timing::{Budget, ns_per_call};
 
@@ -102,22 +102,28 @@ pub fn run(
 ) -> Result<(), String> {
     let tau = subject.as_ref().map_or(DEFAULT_TAU, |s| s.score_scale());
     report.human(format_args!(
-        "query_vs_exact / build: d={D} dv={DV} τ={tau}, {QUERIES} queries cycled, median of {} runs × {:.2} s",
+        "query_vs_exact / build: d={D} dv={DV} τ={tau}, {QUERIES} queries cycled, median of {} runs × {:.2} s ({})",
         budget.runs,
-        budget.run_time.as_secs_f64()
+        budget.run_time.as_secs_f64(),
+        crate::timing::CLOCK
+    ));
+    report.human(format_args!(
+        "  exact kernel: {}",
+        crate::exact::kernel_name()
     ));
     match subject {
         Some(ref s) => report.human(format_args!(
-            "  {:>6} {:>12} {:>12} {:>9} {:>16}",
+            "  {:>6} {:>12} {:>14} {:>14} {:>9} {:>16}",
             "n",
             "exact ns",
+            "(portable ns)",
             format!("ours(deg {}) ns", s.degree()),
             "speedup",
             "build ns/token"
         )),
         None => report.human(format_args!(
-            "  {:>6} {:>12}   (no mechanism wired: exact side only, no JSON rows)",
-            "n", "exact ns"
+            "  {:>6} {:>12} {:>14}   (no mechanism wired: exact side only, no JSON rows)",
+            "n", "exact ns", "(portable ns)"
         )),
     }
     let mut out = vec![0.0f32; DV];
@@ -129,8 +135,20 @@ pub fn run(
             exact_attention(w.query(i), &w.keys, &w.values, tau, &mut out);
             Ok(out[0])
         })?;
+        // The portable kernel, for the human report only (it is the fallback off x86-64).
+        let portable_ns = if report.is_json() {
+            f64::NAN
+        } else {
+            ns_per_call::<f32, String>(budget, || {
+                i += 1;
+                exact_attention_portable(w.query(i), &w.keys, &w.values, tau, &mut out);
+                Ok(out[0])
+            })?
+        };
         let Some(s) = subject.as_deref_mut() else {
-            report.human(format_args!("  {n:>6} {exact_ns:>12.0}"));
+            report.human(format_args!(
+                "  {n:>6} {exact_ns:>12.0} {portable_ns:>14.0}"
+            ));
             continue;
         };
         // A build costs ~n·(feature dim)·(dv+1) multiply-adds plus the noise: up to about a
@@ -151,7 +169,7 @@ pub fn run(
         drop(query);
         let ns_per_token = build_ns / w.n as f64;
         report.human(format_args!(
-            "  {n:>6} {exact_ns:>12.0} {ours_ns:>12.0} {:>8.2}× {ns_per_token:>16.1}",
+            "  {n:>6} {exact_ns:>12.0} {portable_ns:>14.0} {ours_ns:>14.0} {:>8.2}× {ns_per_token:>16.1}",
             exact_ns / ours_ns
         ));
         report.json(format_args!(

@@ -18,6 +18,7 @@
 
 mod attn_bench;
 mod exact;
+mod mech_subject;
 mod report;
 mod sampler_bench;
 mod timing;
@@ -89,7 +90,8 @@ fn run(o: &Options) -> Result<(), String> {
                 run_time: Duration::from_millis(200),
             }
         };
-        attn_bench::run(budget, None, &mut report)?;
+        let mut mechanism = mech_subject::Mechanism::new(2)?;
+        attn_bench::run(budget, Some(&mut mechanism), &mut report)?;
     }
     Ok(())
 }

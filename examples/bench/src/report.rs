@@ -15,6 +15,11 @@ impl Report {
         Report { json }
     }
 
+    /// `true` in JSON mode (lets callers skip work only the human report shows).
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
     /// A line for people (suppressed in JSON mode).
     pub fn human(&mut self, line: Arguments<'_>) {
         if !self.json {

@@ -214,9 +214,10 @@ fn opendp(kind: Kind, scale: u64) -> Contender {
 pub fn run(budget: Budget, report: &mut Report) -> Result<(), String> {
     let mut failures = Vec::new();
     report.human(format_args!(
-        "sampler_vs_opendp: scale {SCALE}, {} interleaved runs × {:.2} s per contender, median samples/s",
+        "sampler_vs_opendp: scale {SCALE}, {} interleaved runs × {:.2} s ({}) per contender, median samples/s",
         budget.runs,
-        budget.run_time.as_secs_f64()
+        budget.run_time.as_secs_f64(),
+        crate::timing::CLOCK
     ));
     for (i, kind) in [Kind::Gaussian, Kind::Laplace].into_iter().enumerate() {
         let seed = 0x5EED_0000 + i as u64;
