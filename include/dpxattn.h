@@ -379,6 +379,12 @@ typedef int (*dpx_fill_fn)(void *ctx,
 #define DPX_ERR_INVALID_RANGE -303
 
 /**
+ * A value, point or weight lies outside its public bound (DPTree family)
+ * ([`Error::OutOfRange`]).
+ */
+#define DPX_ERR_OUT_OF_RANGE -304
+
+/**
  * epsilon is not finite and > 0 ([`Error::InvalidEpsilon`]).
  */
 #define DPX_ERR_INVALID_EPSILON -400

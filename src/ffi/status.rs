@@ -56,6 +56,9 @@ pub const DPX_ERR_OUT_OF_BALL: dpx_status = -301;
 pub const DPX_ERR_TOO_MANY_ROWS: dpx_status = -302;
 /// A block range is empty, reversed or beyond the built blocks ([`Error::InvalidRange`]).
 pub const DPX_ERR_INVALID_RANGE: dpx_status = -303;
+/// A value, point or weight lies outside its public bound (DPTree family)
+/// ([`Error::OutOfRange`]).
+pub const DPX_ERR_OUT_OF_RANGE: dpx_status = -304;
 
 // --- -4xx: privacy and structure parameters ------------------------------------------------
 /// epsilon is not finite and > 0 ([`Error::InvalidEpsilon`]).
@@ -125,6 +128,7 @@ pub(crate) const fn status_of(e: Error) -> dpx_status {
         Error::OutOfBall { .. } => DPX_ERR_OUT_OF_BALL,
         Error::TooManyRows => DPX_ERR_TOO_MANY_ROWS,
         Error::InvalidRange => DPX_ERR_INVALID_RANGE,
+        Error::OutOfRange { .. } => DPX_ERR_OUT_OF_RANGE,
         Error::BadMagic => DPX_ERR_BAD_MAGIC,
         Error::UnsupportedVersion => DPX_ERR_UNSUPPORTED_VERSION,
         Error::ChecksumMismatch => DPX_ERR_CHECKSUM_MISMATCH,
@@ -162,6 +166,10 @@ pub(crate) const STATUS_STRINGS: &[(dpx_status, &CStr)] = &[
     ),
     (DPX_ERR_TOO_MANY_ROWS, c"more rows than n_max"),
     (DPX_ERR_INVALID_RANGE, c"invalid block range"),
+    (
+        DPX_ERR_OUT_OF_RANGE,
+        c"input value outside its public bound",
+    ),
     (DPX_ERR_INVALID_EPSILON, c"epsilon must be finite and > 0"),
     (DPX_ERR_INVALID_DELTA, c"delta must be in (0, 1)"),
     (

@@ -709,6 +709,7 @@ fn status_codes_are_distinct_blocked_and_named() {
         (E::OutOfBall { row: 1 }, 3),
         (E::TooManyRows, 3),
         (E::InvalidRange, 3),
+        (E::OutOfRange { row: 2 }, 3),
         (E::BadMagic, 5),
         (E::UnsupportedVersion, 5),
         (E::ChecksumMismatch, 5),
