@@ -623,8 +623,8 @@ static const size_t tree_stream_f32_ranges[8] = {
     0, 4, 0, 1, 1, 3, 3, 4,
 };
 static const uint32_t tree_stream_f32_outputs[16] = {
-    0xbed4a351u, 0xbed9e864u, 0x3f2fe329u, 0x3f3a0282u, 0x3f73bdc7u, 0xbe9c8a28u, 0x3f690e4eu, 0xbed3dbabu,
-    0xbdfbdcbau, 0x3f7e0e87u, 0xbf3ed3c8u, 0x3f2aa60cu, 0xbf2d6e8bu, 0xbf3c4d27u, 0xbc359196u, 0xbf7ffbfau,
+    0xbed4a351u, 0xbed9e864u, 0x3f2fe328u, 0x3f3a0282u, 0x3f73bdc7u, 0xbe9c8a28u, 0x3f690e4eu, 0xbed3dba8u,
+    0xbdfbdcbau, 0x3f7e0e87u, 0xbf3ed3c8u, 0x3f2aa60cu, 0xbf2d6e8bu, 0xbf3c4d27u, 0xbc359181u, 0xbf7ffbfau,
 };
 static const uint8_t tree_stream_f32_floor_used[8] = {
     0, 0, 1, 0, 0, 0, 0, 0,

@@ -7,7 +7,6 @@ use super::image;
 use super::plan::{HEADER_BYTES, Plan};
 use super::rows::Rows;
 use crate::fixed::round_shr_fast;
-use crate::kernel::Kernel;
 use crate::{ALIGN, Error, Result};
 
 /// What a query reports besides its output.
@@ -140,7 +139,7 @@ impl<'a> Attn<'a> {
 
         // ψ(q̂) in Q30, then down to F_query bits for the dot products.
         Rows::F32(q).normalise(0, self.plan.params.radius_q, 1.0, 0, x)?;
-        self.plan.kernel.map(x, psi)?;
+        self.plan.kernel.map_query(x, psi)?;
         let down = 30 - self.plan.f_query;
         for v in psi.iter_mut() {
             // |ψ| ≤ 2³⁰, so the result fits i32.
