@@ -28,6 +28,7 @@ pub mod error;
 pub mod fixed;
 pub mod kernel;
 pub mod mechanism;
+mod panic;
 pub mod privacy;
 pub mod samplers;
 

@@ -1,7 +1,7 @@
 //! The exact polynomial feature map of DESIGN §2.2 in fixed point.
 
 use super::{Kernel, enforce_norm, sq};
-use crate::fixed::round_shr;
+use crate::fixed::round_shr_fast;
 use crate::{Error, Result};
 
 /// The largest supported degree s. Beyond it the feature count explodes for any useful d
@@ -134,8 +134,8 @@ impl Kernel for PolyKernel {
             let cm = i64::from(*self.c.get(m - 1).unwrap_or(&0));
             // |val| ≤ 2³⁰(1+2⁻²⁰) and |x_i| ≤ 2³⁰: the product is < 2⁶¹; after rounding to
             // Q30, times c_m ≤ 2³⁰: < 2⁶¹ again. No overflow.
-            let t = round_shr(val[k - 1] * xi, 30);
-            let v = round_shr(t * cm, C_FRAC);
+            let t = round_shr_fast(val[k - 1] * xi, 30);
+            let v = round_shr_fast(t * cm, C_FRAC);
             val[k] = v;
             if let Some(o) = out.get_mut(pos) {
                 *o = crate::fixed::sat_i32(v);

@@ -162,7 +162,7 @@ pub fn build_begin(plan: &Plan, image: &mut [u8], scratch: &mut [u8]) -> Result<
         &mut scratch[..s.build_scratch_bytes],
     );
     image::write_header(image, plan, BUILDING, 0);
-    let crc = crate::checksum::crc32c(&image[..HEADER_BYTES]);
+    let crc = image::header_crc_rows_zero(image);
     scratch[0..8].copy_from_slice(&STATE_MAGIC.to_le_bytes());
     scratch[8..12].copy_from_slice(&crc.to_le_bytes());
     Ok(())
@@ -187,14 +187,12 @@ fn load_state(image: &mut [u8], scratch: &[u8]) -> Result<(Plan, u32)> {
     if image.len() < plan.shape.image_bytes || scratch.len() < plan.shape.build_scratch_bytes {
         return Err(Error::BufferTooSmall);
     }
-    // Recompute the header checksum as written at `begin` (row count 0).
-    let mut head = [0u8; HEADER_BYTES];
-    head.copy_from_slice(&image[..HEADER_BYTES]);
-    image::set_rows(&mut head, 0);
+    // Recompute the header checksum as written at `begin` (row count 0), in pieces so that
+    // no header copy lands on the stack.
     let want = scratch
         .get(8..12)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    if Some(crate::checksum::crc32c(&head)) != want {
+    if Some(image::header_crc_rows_zero(image)) != want {
         return Err(Error::BuildState);
     }
     Ok((plan, n))

@@ -25,6 +25,8 @@ use crate::{Error, Result};
 pub const MAGIC: u32 = u32::from_le_bytes(*b"DPXA");
 /// Marker of an image whose build is in progress ("DPXb"): never opens.
 pub(crate) const BUILDING: u32 = u32::from_le_bytes(*b"DPXb");
+/// Magic of a serialised plan ("DPXp"): see [`Plan::write_to`]. Never opens as an image.
+pub(crate) const PLAN_MAGIC: u32 = u32::from_le_bytes(*b"DPXp");
 /// Current format version.
 pub const VERSION: u32 = 1;
 
@@ -128,6 +130,16 @@ pub(crate) fn write_header(h: &mut [u8], plan: &Plan, magic: u32, n: u32) {
     for (i, v) in fs.iter().enumerate() {
         w.f64(160 + 8 * i, *v);
     }
+}
+
+/// CRC-32C of the header with the row count read as 0 (authenticates an in-progress build's
+/// header between calls without copying it).
+pub(crate) fn header_crc_rows_zero(h: &[u8]) -> u32 {
+    let mut c = Crc32c::new();
+    c.update(h.get(..OFF_N).unwrap_or(&[]));
+    c.update(&[0u8; 4]);
+    c.update(h.get(OFF_N + 4..HEADER_BYTES).unwrap_or(&[]));
+    c.finish()
 }
 
 /// Updates the row count of an in-progress image header.

@@ -213,6 +213,40 @@ impl Plan {
         })
     }
 
+    /// Serialises the plan into `out` (≥ [`HEADER_BYTES`]) in the image-header format, so a
+    /// device can build without planning (no f64 calibration code in its flash): plan on
+    /// the host, ship the bytes, [`Plan::read_from`] on the device. Returns the bytes
+    /// written.
+    ///
+    /// # Errors
+    /// [`Error::BufferTooSmall`].
+    pub fn write_to(&self, out: &mut [u8]) -> Result<usize> {
+        if out.len() < HEADER_BYTES {
+            return Err(Error::BufferTooSmall);
+        }
+        super::image::write_header(out, self, super::image::PLAN_MAGIC, 0);
+        Ok(HEADER_BYTES)
+    }
+
+    /// Reads a plan written by [`Plan::write_to`]. The bytes are checked for internal
+    /// consistency (dimensions, sizes, kernel constants, scales); the privacy numbers are
+    /// **trusted** as written — only load plans from a source you control (your firmware
+    /// image), never from the party the data is protected from.
+    ///
+    /// # Errors
+    /// [`Error::BadMagic`], [`Error::UnsupportedVersion`], [`Error::CorruptImage`],
+    /// [`Error::BufferTooSmall`].
+    pub fn read_from(bytes: &[u8]) -> Result<Plan> {
+        let magic = bytes
+            .get(0..4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or(Error::BufferTooSmall)?;
+        if magic != super::image::PLAN_MAGIC {
+            return Err(Error::BadMagic);
+        }
+        super::image::read_header(bytes).map(|(p, _)| p)
+    }
+
     /// The parameters this plan was made from (with `degree` as chosen).
     pub fn params(&self) -> &Params {
         &self.params

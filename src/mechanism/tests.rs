@@ -252,6 +252,25 @@ fn sizes_are_exact() {
 }
 
 #[test]
+fn plans_round_trip_through_bytes() {
+    for &block in &[0u32, 3] {
+        let mut p = params(4, 3, 20, block);
+        p.clip = 0.25;
+        let plan = Plan::new(&p).unwrap();
+        let mut bytes = [0u8; HEADER_BYTES];
+        assert_eq!(
+            plan.write_to(&mut bytes[..HEADER_BYTES - 1]),
+            Err(Error::BufferTooSmall)
+        );
+        plan.write_to(&mut bytes).unwrap();
+        assert_eq!(Plan::read_from(&bytes), Ok(plan));
+        assert_eq!(Attn::open(&bytes).err(), Some(Error::BadMagic));
+        bytes[0] ^= 1;
+        assert_eq!(Plan::read_from(&bytes), Err(Error::BadMagic));
+    }
+}
+
+#[test]
 fn misaligned_buffers_are_refused() {
     let p = params(2, 2, 8, 0);
     let plan = Plan::new(&p).unwrap();
