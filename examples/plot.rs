@@ -17,6 +17,7 @@ mod eval_core;
 mod eval_driver;
 
 use common::bundled;
+use dpxattn::mechanism::Verdict;
 use eval_core::median;
 use eval_driver::{Options, Run, run};
 use plotters::prelude::*;
@@ -31,7 +32,7 @@ const SETS: [&str; 6] = [
 ];
 
 /// Planner default for the attention signal kept at B = 1 (see examples/plan.rs).
-const PLANNER_SIGNAL: f64 = 0.06;
+const PLANNER_SIGNAL: f64 = 0.065;
 
 /// Picks one error from a summary.
 type Metric = fn(&eval_core::Summary) -> f64;
@@ -132,10 +133,10 @@ fn print_tables(cells: &[Cell], trials: usize, seed: u64) {
             } else {
                 "**no**"
             },
-            if pr.dp_beats_uniform(PLANNER_SIGNAL) {
-                "dp"
-            } else {
-                "uniform"
+            match pr.verdict(PLANNER_SIGNAL) {
+                Verdict::DpWins => "dp",
+                Verdict::Marginal => "marginal",
+                Verdict::UniformWins => "uniform",
             },
         );
     }

@@ -242,7 +242,7 @@ fn max_abs_is_attained_on_the_sphere() {
 #[test]
 fn advanced_composition_split_composes_back() {
     for (eps, delta, k) in [(1.0, 1e-5, 18_513u64), (8.0, 1e-6, 100), (0.5, 1e-5, 1)] {
-        let (e0, d0) = advanced_composition_split(eps, delta, k);
+        let (e0, d0) = dpxattn::privacy::advanced_composition_split(eps, delta, k).unwrap();
         let kf = k as f64;
         let total = e0 * (2.0 * kf * (2.0 / delta).ln()).sqrt() + kf * e0 * e0.exp_m1();
         assert!(

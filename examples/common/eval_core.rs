@@ -394,29 +394,6 @@ impl Monomials {
 // ---------------------------------------------------------------------------------------
 // Privacy calibration of the baselines.
 
-/// Advanced composition (Dwork, Rothblum, Vadhan 2010; Dwork & Roth 2014, Thm 3.20): k
-/// mechanisms, each (ε₀, δ₀)-DP, are together (ε₀·√(2k·ln(1/δ'')) + k·ε₀·(e^ε₀ − 1),
-/// k·δ₀ + δ'')-DP. With δ'' = δ/2 and δ₀ = δ/(2k) this returns the largest ε₀ (bisection,
-/// rounded down) whose composition meets ε: the paper's per-mechanism budget.
-///
-/// LOCAL COPY: replace by `dpxattn::privacy::advanced_composition_split` when the privacy
-/// module lands (same contract).
-pub fn advanced_composition_split(epsilon: f64, delta: f64, k: u64) -> (f64, f64) {
-    let kf = k.max(1) as f64;
-    let dpp = delta / 2.0;
-    let total = |e0: f64| e0 * (2.0 * kf * (1.0 / dpp).ln()).sqrt() + kf * e0 * e0.exp_m1();
-    let (mut lo, mut hi) = (0.0f64, epsilon);
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if total(mid) <= epsilon {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    (lo, delta / (2.0 * kf))
-}
-
 /// The Gaussian σ for L2 sensitivity `l2` at (ε, δ), from the library's calibration (the
 /// analytic Gaussian mechanism). It is linear in `l2`.
 pub fn gaussian_sigma(epsilon: f64, delta: f64, l2: f64) -> Result<f64, String> {
@@ -427,7 +404,7 @@ pub fn gaussian_sigma(epsilon: f64, delta: f64, l2: f64) -> Result<f64, String> 
 /// mechanism per entry (α, j) of the r×(dv+1) aggregate, k = parts·r·(dv+1) mechanisms in
 /// all, each with its own replace-one sensitivity 2·max|ψ_α|·max|ω_j| over the unit balls
 /// (min'ed with 2C under contribution clipping; ×√levels for a tree, where one row touches
-/// one node per level), each at (ε₀, δ₀) from [`advanced_composition_split`].
+/// one node per level), each at (ε₀, δ₀) from `dpxattn::privacy::advanced_composition_split`.
 pub struct PaperCalibration {
     pub k: u64,
     pub eps0: f64,
@@ -450,7 +427,10 @@ impl PaperCalibration {
         let r = mono.len();
         let cols = dv + 1;
         let k = (r * cols) as u64 * u64::from(p.parts.max(1));
-        let (eps0, delta0) = advanced_composition_split(p.epsilon, p.delta, k);
+        // The paper's per-mechanism budget: advanced composition with δ'' = δ/2, δ₀ = δ/(2k)
+        // (Dwork & Roth 2014, Thm 3.20), as implemented (rounded down) by the library.
+        let (eps0, delta0) = dpxattn::privacy::advanced_composition_split(p.epsilon, p.delta, k)
+            .map_err(|e| format!("advanced composition: {e:?}"))?;
         let sigma_unit = gaussian_sigma(eps0, delta0, 1.0)?;
         let w = (1.0 + p.gamma * p.gamma).sqrt();
         let lv = f64::from(levels).sqrt();
@@ -506,12 +486,14 @@ pub fn uniform_release(
     p: &Params,
     rng: &mut ChaCha20Rng,
 ) -> Result<(Vec<f64>, f64), String> {
-    let parts = f64::from(p.parts.max(1));
-    let l2_exact = 2.0 * prep.radius_v / prep.n as f64 * parts.sqrt();
-    let sigma0 = gaussian_sigma(p.epsilon, p.delta, l2_exact)?;
-    let unit = sigma0 / f64::from(1u32 << 20);
-    let l2 = l2_exact + unit * (prep.dv as f64).sqrt() * parts.sqrt();
-    let sigma = gaussian_sigma(p.epsilon, p.delta, l2)?;
+    let parts = p.parts.max(1);
+    let sigma_for = |l2: f64| {
+        dpxattn::privacy::gaussian_sigma_for_parts(p.epsilon, p.delta, l2, parts)
+            .map_err(|e| format!("{e:?}"))
+    };
+    let l2_exact = 2.0 * prep.radius_v / prep.n as f64;
+    let unit = sigma_for(l2_exact)? / f64::from(1u32 << 20);
+    let sigma = sigma_for(l2_exact + unit * (prep.dv as f64).sqrt())?;
     let units = (sigma / unit).ceil() as u64;
     let g = dpxattn::samplers::DiscreteGaussian::new(dpxattn::samplers::Rational::integer(units))
         .map_err(|e| format!("{e:?}"))?;

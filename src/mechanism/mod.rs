@@ -34,7 +34,7 @@ pub use build::{Builder, build, build_begin, build_finish, build_push, build_row
 pub use image::{MAGIC, VERSION};
 pub use params::{NoiseKind, Params, Policy};
 pub use plan::{HEADER_BYTES, MAX_SCORE_BOUND, Plan};
-pub use predict::Prediction;
+pub use predict::{Prediction, VERDICT_MARGIN, Verdict};
 pub use query::{Attn, QueryInfo};
 pub use rows::Rows;
 
