@@ -25,6 +25,7 @@
 
 pub mod checksum;
 pub mod error;
+pub mod ffi;
 pub mod fixed;
 pub mod kernel;
 pub mod mechanism;

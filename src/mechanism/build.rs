@@ -198,6 +198,13 @@ fn load_state(image: &mut [u8], scratch: &[u8]) -> Result<(Plan, u32)> {
     Ok((plan, n))
 }
 
+/// `(d, dv)` of an in-progress build, after authenticating its state like
+/// [`build_push`] does: lets the C ABI size the row slices of a streaming push.
+pub(crate) fn state_dims(image: &mut [u8], scratch: &[u8]) -> Result<(usize, usize)> {
+    let (plan, _) = load_state(image, scratch)?;
+    Ok((plan.params.d as usize, plan.params.dv as usize))
+}
+
 /// The caller's scratch, carved into typed regions.
 struct Work<'s> {
     acc: &'s mut [i64],

@@ -45,6 +45,25 @@ impl<'a> Attn<'a> {
         Ok(Attn { plan, n, words })
     }
 
+    /// [`Attn::open`] without the CRC-32C pass: magic, version, header consistency and
+    /// length are all re-checked (so every slice the query takes stays inside `bytes`), but
+    /// the noised words are not re-hashed. O(header) instead of O(image).
+    ///
+    /// Used only by the C ABI (`src/ffi/attn.rs`), whose handles are images that
+    /// [`Attn::open`] validated *in full* once (`dpx_open`), and that the caller promises
+    /// not to change while it uses the handle. Skipping the checksum cannot affect privacy
+    /// (any function of the released image is post-processing) nor memory safety (no
+    /// length or index comes from the unchecked words); a body corrupted after `dpx_open`
+    /// only yields wrong outputs, exactly as it would between two queries of a Rust `Attn`.
+    pub(crate) fn open_trusted(bytes: &'a [u8]) -> Result<Attn<'a>> {
+        let (plan, n) = image::validate_header(bytes)?;
+        let body = bytes
+            .get(HEADER_BYTES..plan.shape.image_bytes)
+            .ok_or(Error::BufferTooSmall)?;
+        let words = bytemuck::try_cast_slice::<u8, i32>(body).map_err(|_| Error::Misaligned)?;
+        Ok(Attn { plan, n, words })
+    }
+
     /// The plan the image was built with.
     pub fn plan(&self) -> &Plan {
         &self.plan
