@@ -17,6 +17,9 @@ pub const MAX_SCORE_BOUND: f64 = 64.0;
 /// u128 sampling.
 const TARGET_NOISE_UNITS: f64 = 268_435_456.0;
 
+/// Largest integer noise scale the plan asks of the samplers (their exact range ends at 2⁴⁸).
+const MAX_NOISE_UNITS: f64 = 140_737_488_355_328.0; // 2^47
+
 /// Relative safety margin for f64 planning numbers (see `kernel::taylor`).
 const MARGIN: f64 = 1.0 / 1_099_511_627_776.0;
 
@@ -123,7 +126,15 @@ impl Plan {
         let n_bits = bits_for(u64::from(p.n_max) + 1);
         // Accumulator: n_max tokens × |entry| ≤ 2^F(1 + 2⁻³⁰) must stay < 2⁶²: F ≤ 61 − n_bits.
         let f_hi = 61u32.saturating_sub(n_bits).min(40);
-        let f_want = libm::floor(libm::log2(TARGET_NOISE_UNITS / sigma0));
+        // The grid must also be fine enough for the rounding term to stay ≤ 10⁻³ of the
+        // sensitivity (checked below); at very small ε the noise is large and this, not
+        // the noise target, decides.
+        let round_need = match p.mechanism {
+            NoiseKind::Gaussian => libm::sqrt(noised * levels * parts) / (1e-3 * l2_exact),
+            NoiseKind::Laplace => noised * levels * parts / (1e-3 * l1_exact),
+        };
+        let f_want = libm::floor(libm::log2(TARGET_NOISE_UNITS / sigma0))
+            .max(libm::ceil(libm::log2(round_need)));
         let f_noise = if f_want < 0.0 {
             0
         } else if f_want > f64::from(f_hi) {
@@ -157,9 +168,10 @@ impl Plan {
                 (l1, crate::privacy::laplace_scale(p.epsilon, l1)?)
             }
         };
-        // Integer noise scale, rounded up (more noise is always safe).
+        // Integer noise scale, rounded up (more noise is always safe); the samplers are
+        // exact up to 2⁴⁸.
         let noise_ceil = libm::ceil(noise_units);
-        if !(1.0..=4_294_967_296.0).contains(&noise_ceil) {
+        if !(1.0..=MAX_NOISE_UNITS).contains(&noise_ceil) {
             return Err(Error::PrecisionTooLow);
         }
         let noise_units = noise_ceil as u64;

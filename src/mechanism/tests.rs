@@ -381,6 +381,16 @@ fn invalid_params_are_named() {
         f(&mut p);
         assert_eq!(Plan::new(&p).err(), Some(want), "{p:?}");
     }
+    // Very small and very large budgets still plan (the grid adapts to the noise).
+    for &eps in &[1e-4, 1e-2, 50.0] {
+        for mech in [NoiseKind::Gaussian, NoiseKind::Laplace] {
+            let mut p = base;
+            p.epsilon = eps;
+            p.mechanism = mech;
+            let plan = Plan::new(&p).unwrap_or_else(|e| panic!("ε = {eps} {mech:?}: {e}"));
+            assert!(plan.sigma() > 0.0);
+        }
+    }
     let mut p = base;
     p.degree = 0;
     p.kernel_rel_err = 0.01;
