@@ -27,6 +27,7 @@ mod plan;
 pub mod predict;
 mod query;
 mod rows;
+mod sensitivity;
 mod tree;
 
 pub use bound::Bound;

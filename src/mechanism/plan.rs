@@ -105,14 +105,17 @@ impl Plan {
         } else {
             f64::from(clip_q) / (1u64 << 30) as f64
         };
-        // Replace-one: ‖P − P'‖ ≤ ‖P‖ + ‖P'‖ ≤ 2·base (triangle inequality). A token
-        // touches one node per tree level, so the whole released vector moves by
-        // √levels·2·base in L2 and levels·(L1 per node) in L1.
+        // Replace-one, one node: L2 ≤ the payload diameter of `sensitivity` (the better of
+        // the triangle bound 2·base and the inner-product bound ≈ √2); L1 ≤ √k·2·base. A
+        // token touches one node per tree level, so the whole released vector moves by
+        // √levels times that in L2 and levels times in L1.
         // `parts` structures over the same rows: their concatenation moves by √parts times
         // more in L2 (one Gaussian mechanism, exact composition) and parts times more in L1.
         let levels = f64::from(shape.levels);
         let parts = f64::from(p.parts);
-        let l2_exact = 2.0 * base * libm::sqrt(levels * parts);
+        // L2: the tighter of the triangle and inner-product bounds (`sensitivity`).
+        let diameter = super::sensitivity::payload_diameter(&kernel, b, g, clip_q);
+        let l2_exact = diameter * libm::sqrt(levels * parts);
         let l1_exact = 2.0 * base * libm::sqrt(noised) * levels * parts; // ‖x‖₁ ≤ √k‖x‖₂
 
         // Provisional noise scale (normalised) to choose the fixed-point scales; the 1.001
