@@ -105,12 +105,7 @@ impl Kernel for PolyKernel {
     }
 
     fn map(&self, x: &[i32], out: &mut [i32]) -> Result<()> {
-        if x.len() != self.d as usize || out.len() != self.r as usize {
-            return Err(Error::WrongLength);
-        }
-        if self.degree != 2 || !self.map_degree2(x, out) {
-            self.map_dfs(x, out);
-        }
+        self.monomials(x, out)?;
         // Exact norm guarantee: Σψ² ≤ 2⁶⁰, keeping the constant feature fixed.
         if let Some((_, rest)) = out.split_first_mut() {
             enforce_norm(rest, sq(self.psi0), 1u128 << 60);
@@ -120,6 +115,30 @@ impl Kernel for PolyKernel {
 
     fn constant_feature(&self) -> Option<(usize, i32)> {
         Some((0, self.psi0))
+    }
+}
+
+impl PolyKernel {
+    /// ψ(x) **without** the exact norm enforcement of [`Kernel::map`]: for queries, which
+    /// are post-processing and need no sensitivity guarantee (saves the O(r) 128-bit norm
+    /// check). Same values as `map` whenever rounding left ‖ψ‖ ≤ 1, i.e. almost always.
+    ///
+    /// # Errors
+    /// [`Error::WrongLength`].
+    pub fn map_query(&self, x: &[i32], out: &mut [i32]) -> Result<()> {
+        self.monomials(x, out)
+    }
+
+    /// The monomials shared by [`Kernel::map`] and [`PolyKernel::map_query`]: the degree-2
+    /// fast path when it applies, else the general depth-first recursion (same values).
+    fn monomials(&self, x: &[i32], out: &mut [i32]) -> Result<()> {
+        if x.len() != self.d as usize || out.len() != self.r as usize {
+            return Err(Error::WrongLength);
+        }
+        if self.degree != 2 || !self.map_degree2(x, out) {
+            self.map_dfs(x, out);
+        }
+        Ok(())
     }
 }
 

@@ -264,17 +264,8 @@ pub(crate) fn read_header(b: &[u8]) -> Result<(Plan, u32)> {
 
 /// Validates a finished image: magic, header, length and checksum.
 pub(crate) fn validate(b: &[u8]) -> Result<(Plan, u32)> {
-    if b.len() < 4 {
-        return Err(Error::BufferTooSmall);
-    }
-    if ru32(b, 0) != MAGIC {
-        return Err(Error::BadMagic);
-    }
-    let (plan, n) = read_header(b)?;
+    let (plan, n) = validate_header(b)?;
     let total = plan.shape.image_bytes;
-    if b.len() < total {
-        return Err(Error::BufferTooSmall);
-    }
     let mut c = Crc32c::new();
     c.update(b.get(0..OFF_CRC).unwrap_or(&[]));
     c.update(b.get(16..total).unwrap_or(&[]));
@@ -282,4 +273,39 @@ pub(crate) fn validate(b: &[u8]) -> Result<(Plan, u32)> {
         return Err(Error::ChecksumMismatch);
     }
     Ok((plan, n))
+}
+
+/// Validates everything of a finished image except its checksum: magic, header
+/// consistency, and that `b` holds the whole image. O(header), not O(image).
+pub(crate) fn validate_header(b: &[u8]) -> Result<(Plan, u32)> {
+    if b.len() < 4 {
+        return Err(Error::BufferTooSmall);
+    }
+    if ru32(b, 0) != MAGIC {
+        return Err(Error::BadMagic);
+    }
+    let (plan, n) = read_header(b)?;
+    if b.len() < plan.shape.image_bytes {
+        return Err(Error::BufferTooSmall);
+    }
+    Ok((plan, n))
+}
+
+/// The total length of a finished image, from its first [`HEADER_BYTES`] bytes alone (for
+/// reading an image from a file or a stream: read the header, then the rest). The header
+/// is validated (magic, version, consistency); the checksum needs the whole image and is
+/// checked by [`crate::mechanism::Attn::open`].
+///
+/// # Errors
+/// [`Error::BufferTooSmall`] (fewer than [`HEADER_BYTES`] bytes), [`Error::BadMagic`],
+/// [`Error::UnsupportedVersion`], [`Error::CorruptImage`].
+pub fn image_len(header: &[u8]) -> Result<usize> {
+    if header.len() < HEADER_BYTES {
+        return Err(Error::BufferTooSmall);
+    }
+    if ru32(header, 0) != MAGIC {
+        return Err(Error::BadMagic);
+    }
+    let (plan, _) = read_header(header)?;
+    Ok(plan.shape.image_bytes)
 }
