@@ -17,6 +17,9 @@ pub(crate) enum Noise {
 }
 
 impl Noise {
+    /// The sampler of `plan`. Not inlined: its construction temporaries then stay out of
+    /// [`Noise::with`]'s frame, which is on the deepest stack path of a build.
+    #[inline(never)]
     pub(crate) fn for_plan(plan: &Plan) -> Result<Noise> {
         #[cfg(test)]
         if plan.noise_units == 0 {
@@ -26,10 +29,10 @@ impl Noise {
             return Err(Error::CorruptImage);
         }
         let scale = Rational::integer(plan.noise_units);
-        Ok(match plan.params.mechanism {
-            NoiseKind::Gaussian => Noise::Gaussian(DiscreteGaussian::new(scale)?),
-            NoiseKind::Laplace => Noise::Laplace(DiscreteLaplace::new(scale)?),
-        })
+        match plan.params.mechanism {
+            NoiseKind::Gaussian => DiscreteGaussian::new(scale).map(Noise::Gaussian),
+            NoiseKind::Laplace => DiscreteLaplace::new(scale).map(Noise::Laplace),
+        }
     }
 
     /// Builds the sampler of `plan` and runs `f` with it. Not inlined, on purpose: the
