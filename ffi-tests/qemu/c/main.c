@@ -1,4 +1,5 @@
-/* QEMU test firmware in C: the same flow as rust-fw/src/main.rs, through the C ABI.
+/* QEMU test firmware in C: the same flow as rust-fw/src/main.rs, through dpxattn's C ABI
+ * (include/dpxattn.h, linked from the libdpxattn.a that ffi-tests/build-lib.sh builds).
  *
  * 1. project golden vectors (ffi-tests/golden/vectors.txt): build the flat, tree and
  *    laplace images on the device from the formula inputs, with the SplitMix64 byte-stream
@@ -17,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "workload.h"
+#include "dpxattn.h"
 #include "golden.h"
 #include "measure.h"
 #include "sha256.h"
@@ -42,8 +43,6 @@ static uint8_t scratch_buf[MAX(SCRATCH_CAP, QSCRATCH_CAP)] __attribute__((aligne
 /* Queries never overlap a build, so they use the build scratch (newlib's own statics leave
  * the 16 KB micro:bit no room for a third buffer). */
 #define qscratch_buf scratch_buf
-/* One opened image at a time. */
-static qw_attn attn;
 
 static int passed, failed;
 static void check(const char *name, int ok) {
@@ -82,7 +81,8 @@ static splitmix splitmix_new(uint64_t seed) {
     return s;
 }
 
-/* The build's fill callback (dpx_fill_fn contract: 0 = success). NOT a secure RNG. */
+/* The build's fill callback (dpx_fill_fn contract: 0 = success). NOT a secure RNG: it exists
+ * so that the device draws the same bytes as the host's golden builds. */
 static int splitmix_fill(void *ctx, uint8_t *buf, size_t len) {
     splitmix *s = ctx;
     for (size_t i = 0; i < len; i++) {
@@ -113,54 +113,60 @@ __attribute__((noinline)) static void known_usage(void *ctx) {
 
 /* ---- regions (function + context, so measure.c can call them) ------------------------ */
 struct plan_ctx {
-    const qw_params *p;
+    const struct dpx_params *p;
     size_t image, scratch, qscratch;
-    int32_t rc;
+    dpx_status rc;
 };
 static void do_plan(void *v) {
     struct plan_ctx *c = v;
-    c->rc = qw_plan(c->p, &c->image, &c->scratch, &c->qscratch);
+    struct dpx_plan plan;
+    c->rc = dpx_plan_new(c->p, &plan);
+    if (c->rc == DPX_OK) {
+        c->image = plan.image_bytes;
+        c->scratch = plan.scratch_bytes;
+        c->qscratch = plan.query_scratch_bytes;
+    }
 }
 
 struct build_ctx {
-    const qw_params *p;
+    const struct dpx_params *p;
     const float *keys, *values;
     size_t n;
     uint64_t seed;
-    size_t image_len, scratch_len, written;
-    int32_t rc;
+    size_t image_len, scratch_len;
+    dpx_status rc;
 };
 static void do_build(void *v) {
     struct build_ctx *c = v;
     splitmix rng = splitmix_new(c->seed);
-    c->rc = qw_build(c->p, c->keys, c->values, c->n, splitmix_fill, &rng, image_buf, c->image_len,
-                     scratch_buf, c->scratch_len, &c->written);
+    c->rc = dpx_build(c->p, image_buf, c->image_len, c->keys, c->values, c->n, splitmix_fill, &rng,
+                      scratch_buf, c->scratch_len);
 }
 
 struct open_ctx {
     const uint8_t *image;
     size_t image_len;
-    qw_attn *attn;
-    int32_t rc;
+    const struct dpx_attn *attn;
+    dpx_status rc;
 };
 static void do_open(void *v) {
     struct open_ctx *c = v;
-    c->rc = qw_open(c->image, c->image_len, c->attn);
+    c->rc = dpx_open(c->image, c->image_len, &c->attn);
 }
 
 struct query_ctx {
-    const qw_attn *attn;
+    const struct dpx_attn *attn;
     size_t begin, end;
     const float *q;
     size_t d, dv;
     float *out;
-    int32_t floor_used;
-    int32_t rc;
+    struct dpx_query_info info;
+    dpx_status rc;
 };
 static void do_query(void *v) {
     struct query_ctx *c = v;
-    c->rc = qw_query_range(c->attn, c->begin, c->end, c->q, c->d, c->out, c->dv, &c->floor_used,
-                           qscratch_buf, QSCRATCH_CAP);
+    c->rc = dpx_query_ex(c->attn, c->begin, c->end, c->q, c->d, c->out, c->dv, &c->info,
+                         qscratch_buf, QSCRATCH_CAP);
 }
 
 static calibration cal;
@@ -187,24 +193,25 @@ static struct vectors run_vectors(void) {
             continue;
         }
         struct build_ctx b = {vec_params[ci], keys, values, VEC_N, VEC_SEED, pc.image, pc.scratch,
-                              0, -99};
+                              -99};
         uint64_t n = cal_instructions(&cal, measure_ticks(do_build, &b));
         if (n > r.build_instr) r.build_instr = n;
         uint8_t sha[32];
         sha256(image_buf, pc.image, sha);
-        int ok = b.rc == 0 && b.written == vec_images[ci].image_bytes &&
+        int ok = b.rc == DPX_OK && pc.image == vec_images[ci].image_bytes &&
                  memcmp(sha, vec_images[ci].sha256, 32) == 0;
         memset(image_buf, 0, pc.image);
         b.rc = -99;
         size_t s = stack_or_fail("vectors: build stack", measure_stack(do_build, &b));
         if (s > r.build_stack) r.build_stack = s;
         sha256(image_buf, pc.image, sha);
-        ok &= b.rc == 0 && memcmp(sha, vec_images[ci].sha256, 32) == 0;
+        ok &= b.rc == DPX_OK && memcmp(sha, vec_images[ci].sha256, 32) == 0;
         printf("vectors %s: build %llu instructions, stack %u bytes, sha256 %02x%02x%02x%02x... "
                "match=%d\n",
                vec_names[ci], (unsigned long long)n, (unsigned)s, sha[0], sha[1], sha[2], sha[3],
                ok);
-        if (qw_open(image_buf, pc.image, &attn) != 0) {
+        const struct dpx_attn *attn;
+        if (dpx_open(image_buf, pc.image, &attn) != DPX_OK) {
             check("vectors: open", 0);
             continue;
         }
@@ -214,11 +221,11 @@ static struct vectors run_vectors(void) {
             float q[VEC_D], out[VEC_DV];
             for (unsigned j = 0; j < VEC_D; j++)
                 q[j] = (float)((3 * vec_queries[k].m + 5 * j) % 7) / 2.0f - 1.5f;
-            struct query_ctx c = {&attn, vec_queries[k].begin, vec_queries[k].end, q, VEC_D, VEC_DV,
-                                  out, -1, -99};
+            struct query_ctx c = {attn, vec_queries[k].begin, vec_queries[k].end, q, VEC_D, VEC_DV,
+                                  out, {0}, -99};
             uint64_t qn = cal_instructions(&cal, measure_ticks(do_query, &c));
             if (qn > r.query_instr) r.query_instr = qn;
-            int same = c.rc == 0 && c.floor_used == vec_queries[k].floor_used;
+            int same = c.rc == DPX_OK && c.info.floor_used == vec_queries[k].floor_used;
             for (unsigned j = 0; j < VEC_DV; j++) {
                 uint32_t got;
                 memcpy(&got, &out[j], 4);
@@ -227,7 +234,7 @@ static struct vectors run_vectors(void) {
             c.rc = -99;
             size_t qs = stack_or_fail("vectors: query stack", measure_stack(do_query, &c));
             if (qs > r.query_stack) r.query_stack = qs;
-            same &= c.rc == 0;
+            same &= c.rc == DPX_OK;
             ok &= same;
             lines++;
         }
@@ -251,22 +258,23 @@ static struct queries run_queries(const char *name, const uint8_t *img, size_t i
                                   size_t dv, size_t nq, const float *queries,
                                   const float *expected) {
     struct queries r = {0, 0, 0};
-    struct open_ctx o = {img, img_len, &attn, -99};
+    struct open_ctx o = {img, img_len, NULL, -99};
     r.open_instr = cal_instructions(&cal, measure_ticks(do_open, &o));
     printf("%s: open %llu instructions\n", name, (unsigned long long)r.open_instr);
-    if (o.rc != 0) {
+    struct dpx_attn_info info;
+    if (o.rc != DPX_OK || dpx_attn_info(o.attn, &info) != DPX_OK) {
         check("open", 0);
         return r;
     }
-    size_t blocks = qw_blocks(&attn);
+    size_t blocks = info.blocks;
     float out[DV_MAX];
     int all_ok = 1;
     for (size_t i = 0; i < nq; i++) {
-        struct query_ctx c = {&attn, 0, blocks, queries + i * d, d, dv, out, -1, -99};
+        struct query_ctx c = {o.attn, 0, blocks, queries + i * d, d, dv, out, {0}, -99};
         memset(out, 0, sizeof out);
         uint64_t n = cal_instructions(&cal, measure_ticks(do_query, &c));
         if (n > r.max_instr) r.max_instr = n;
-        int same = c.rc == 0;
+        int same = c.rc == DPX_OK;
         for (size_t j = 0; j < dv; j++) {
             uint32_t got, want;
             memcpy(&got, &out[j], 4);
@@ -281,10 +289,10 @@ static struct queries run_queries(const char *name, const uint8_t *img, size_t i
     snprintf(label, sizeof label, "%s: queries match host outputs bit for bit", name);
     check(label, all_ok);
     /* Stack of one query, checked again so the measured run is a real one. */
-    struct query_ctx c = {&attn, 0, blocks, queries, d, dv, out, -1, -99};
+    struct query_ctx c = {o.attn, 0, blocks, queries, d, dv, out, {0}, -99};
     memset(out, 0, sizeof out);
     size_t s = measure_stack(do_query, &c);
-    check("query under stack measurement", c.rc == 0 && same_bits(out, expected, dv));
+    check("query under stack measurement", c.rc == DPX_OK && same_bits(out, expected, dv));
     r.stack = stack_or_fail("query stack within window", s);
     return r;
 }
@@ -313,25 +321,25 @@ int main(void) {
     struct plan_ctx pc = {&device_params, 0, 0, 0, -99};
     uint64_t plan_instr = cal_instructions(&cal, measure_ticks(do_plan, &pc));
     size_t plan_stack = stack_or_fail("plan stack", measure_stack(do_plan, &pc));
-    int plan_ok = pc.rc == 0 && pc.image <= IMAGE_CAP && pc.scratch <= SCRATCH_CAP &&
+    int plan_ok = pc.rc == DPX_OK && pc.image <= IMAGE_CAP && pc.scratch <= SCRATCH_CAP &&
                   pc.qscratch <= QSCRATCH_CAP && DEVICE_DV <= DV_MAX && FLASH_DV <= DV_MAX;
     check("plan sizes fit the static buffers", plan_ok);
     if (!plan_ok) return 1;
     struct build_ctx b = {&device_params, device_keys, device_values, DEVICE_N, DEVICE_SEED,
-                          pc.image, pc.scratch, 0, -99};
-    /* qw_build (like dpx_build) plans from the parameters itself: its count includes the
-     * planning, which plan_instr reports on its own. */
+                          pc.image, pc.scratch, -99};
+    /* dpx_build plans from the parameters itself: its count includes the planning, which
+     * plan_instr reports on its own. */
     uint64_t build_instr = cal_instructions(&cal, measure_ticks(do_build, &b));
     printf("device: plan %llu, build (with plan) %llu instructions, image %u bytes\n",
-           (unsigned long long)plan_instr, (unsigned long long)build_instr, (unsigned)b.written);
-    check("device: build ok", b.rc == 0 && b.written == sizeof device_image);
+           (unsigned long long)plan_instr, (unsigned long long)build_instr, (unsigned)pc.image);
+    check("device: build ok", b.rc == DPX_OK && pc.image == sizeof device_image);
     check("device: image equals the host-built image byte for byte",
           memcmp(image_buf, device_image, sizeof device_image) == 0);
     memset(image_buf, 0, sizeof image_buf);
     b.rc = -99;
     size_t build_stack = measure_stack(do_build, &b);
     check("device: build under stack measurement reproduces the image",
-          b.rc == 0 && memcmp(image_buf, device_image, sizeof device_image) == 0);
+          b.rc == DPX_OK && memcmp(image_buf, device_image, sizeof device_image) == 0);
     build_stack = stack_or_fail("build stack within window", build_stack);
     printf("device: build stack %u bytes\n", (unsigned)build_stack);
 
