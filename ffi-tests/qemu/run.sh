@@ -5,9 +5,10 @@
 # One line per run:
 #   qemu: PASS <machine> <lang> query_instr=<N> build_instr=<N> stack_bytes=<N> flash_bytes=<N> [more key=value]
 #   qemu: FAIL <machine> <lang> <reason> (log: <file>)
-# plus `qemu: SIZE …` lines for the no-printing size probes, `qemu: PASS … control=…` lines
-# for the negative controls, and a final `qemu: N passed, M failed`. Exit status 0 only if
-# everything passed.
+# (<lang> is rust or c; the C firmware links the real libdpxattn.a built by
+# ffi-tests/build-lib.sh), plus `qemu: PASS <machine> rust-size-… text= data= bss= …` lines
+# for the no-printing size probes, `qemu: PASS … control=…` lines for the negative
+# controls, and a final `qemu: N passed, M failed`. Exit status 0 only if everything passed.
 #
 # Environment: QEMU_TARGET_DIR (default <repo>/target/qemu), QEMU_TIMEOUT (seconds per run,
 # default 120), QEMU_ICOUNT_SHIFT (default 10), QEMU_CONTROLS=0 to skip the negative controls.

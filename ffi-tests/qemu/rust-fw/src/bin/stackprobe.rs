@@ -14,6 +14,7 @@ static mut QSCRATCH: AlignedBuf<{ PROFILE.qscratch_cap }> = AlignedBuf::new();
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
+    // SAFETY: the only references to these statics, taken once.
     let image = unsafe { qemu_fw::static_bytes(&raw mut IMAGE) };
     let scratch = unsafe { qemu_fw::static_bytes(&raw mut SCRATCH) };
     let qscratch = unsafe { qemu_fw::static_bytes(&raw mut QSCRATCH) };
