@@ -133,9 +133,12 @@ impl Kernel for PolyKernel {
             let xi = i64::from(x.get(i).copied().unwrap_or(0));
             let cm = i64::from(*self.c.get(m - 1).unwrap_or(&0));
             // |val| ≤ 2³⁰(1+2⁻²⁰) and |x_i| ≤ 2³⁰: the product is < 2⁶¹; after rounding to
-            // Q30, times c_m ≤ 2³⁰: < 2⁶¹ again. No overflow.
-            let t = round_shr(val[k - 1] * xi, 30);
-            let v = round_shr(t * cm, C_FRAC);
+            // Q30, times c_m ≤ 2³⁰: < 2⁶¹ again. No overflow — for constants made by
+            // `constants`. `from_constants` accepts any c_m ≤ 2³⁰, for which val can grow
+            // by 8× per level; saturate so such a kernel gives garbage, never a panic
+            // (identical results whenever the bound above holds).
+            let t = round_shr(val[k - 1].saturating_mul(xi), 30);
+            let v = round_shr(t.saturating_mul(cm), C_FRAC);
             val[k] = v;
             if let Some(o) = out.get_mut(pos) {
                 *o = crate::fixed::sat_i32(v);

@@ -247,6 +247,11 @@ pub(crate) fn read_header(b: &[u8]) -> Result<(Plan, u32)> {
         min_kernel: f(13),
         sensitivity: f(14),
     };
+    // The checksum only guards against accidents: a header whose CRC was recomputed after
+    // editing must still describe a plan `Plan::new` could have made, or the query would
+    // run on constants nothing was proven for (found by the `open` fuzz target: forged
+    // kernel constants overflowed the feature map; a forged γ or floor made outputs NaN).
+    plan.check_header()?;
     Ok((plan, n))
 }
 

@@ -32,7 +32,7 @@ pub use bound::Bound;
 pub use build::{Builder, build, build_begin, build_finish, build_push, build_rows};
 pub use image::{MAGIC, VERSION};
 pub use params::{NoiseKind, Params, Policy};
-pub use plan::{HEADER_BYTES, MAX_SCORE_BOUND, Plan};
+pub use plan::{HEADER_BYTES, MAX_RADIUS, MAX_SCORE_BOUND, MIN_RADIUS, Plan};
 pub use query::{Attn, QueryInfo};
 pub use rows::Rows;
 
@@ -41,3 +41,10 @@ mod tests;
 
 #[cfg(test)]
 mod golden;
+
+#[cfg(test)]
+mod audit;
+#[cfg(test)]
+mod faults;
+#[cfg(test)]
+mod robust;

@@ -177,8 +177,12 @@ impl<'a> Attn<'a> {
     }
 
     /// Answers `m = qs.len() / d` queries (row-major) into `out` (m × dv), one
-    /// [`QueryInfo`] per query into `info` (length ≥ m). Stops at the first error, having
-    /// written only the queries before it.
+    /// [`QueryInfo`] per query into `info` (length ≥ m).
+    ///
+    /// # Errors
+    /// As [`Attn::query`]; [`Error::NonFiniteInput`] names the index of the first bad query
+    /// in the batch. Every query and buffer is checked before the first is answered, so on
+    /// error `out` and `info` are untouched (as everywhere else in the crate).
     pub fn query_batch(
         &self,
         qs: &[f32],
@@ -191,8 +195,28 @@ impl<'a> Attn<'a> {
             return Err(Error::WrongLength);
         }
         let m = qs.len() / d;
-        if out.len() != m * dv || info.len() < m {
+        // Checked: m·dv can exceed usize on 32-bit targets for a long enough `qs`.
+        if Some(out.len()) != m.checked_mul(dv) || info.len() < m {
             return Err(Error::WrongLength);
+        }
+        if m == 0 {
+            return Ok(());
+        }
+        // Validate up front what `query` would refuse (found by the robustness tests: the
+        // batch used to stop half-written at the first bad query).
+        if self.blocks() == 0 {
+            return Err(Error::InvalidRange);
+        }
+        for (i, q) in qs.chunks_exact(d).enumerate() {
+            Rows::F32(q)
+                .check(0, d, 1.0, super::params::Policy::Clip)
+                .map_err(|_| Error::NonFiniteInput { row: i })?;
+        }
+        if scratch.len() < self.query_scratch_bytes() {
+            return Err(Error::BufferTooSmall);
+        }
+        if !(scratch.as_ptr() as usize).is_multiple_of(ALIGN) {
+            return Err(Error::Misaligned);
         }
         for ((q, o), inf) in qs
             .chunks_exact(d)
