@@ -59,6 +59,12 @@ pub enum Error {
     TooManyRows,
     /// A block range is empty, reversed, or beyond the built blocks.
     InvalidRange,
+    /// A value, point or weight lies outside its public bound (DPTree family; index of the
+    /// row in the current call).
+    OutOfRange {
+        /// Row index within the rows passed to the failing call.
+        row: usize,
+    },
 
     // --- images -------------------------------------------------------------------------
     /// The buffer does not start with the image magic (not an image, or not finished).
@@ -109,6 +115,7 @@ impl Error {
             Error::OutOfBall { .. } => "input row outside its radius (reject policy)",
             Error::TooManyRows => "more rows than n_max",
             Error::InvalidRange => "invalid block range",
+            Error::OutOfRange { .. } => "input value outside its public bound",
             Error::BadMagic => "not a finished dpxattn image",
             Error::UnsupportedVersion => "unsupported image version",
             Error::ChecksumMismatch => "image checksum mismatch",
@@ -123,7 +130,9 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NonFiniteInput { row } | Error::OutOfBall { row } => {
+            Error::NonFiniteInput { row }
+            | Error::OutOfBall { row }
+            | Error::OutOfRange { row } => {
                 write!(f, "{} (row {})", self.as_str(), row)
             }
             _ => f.write_str(self.as_str()),

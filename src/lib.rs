@@ -25,11 +25,14 @@
 
 pub mod checksum;
 pub mod error;
+pub mod ffi;
 pub mod fixed;
 pub mod kernel;
 pub mod mechanism;
+mod panic;
 pub mod privacy;
 pub mod samplers;
+pub mod tree;
 
 pub use error::{Error, Result};
 

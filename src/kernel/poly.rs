@@ -1,7 +1,7 @@
 //! The exact polynomial feature map of DESIGN §2.2 in fixed point.
 
 use super::{Kernel, enforce_norm, sq};
-use crate::fixed::round_shr;
+use crate::fixed::round_shr_fast;
 use crate::{Error, Result};
 
 /// The largest supported degree s. Beyond it the feature count explodes for any useful d
@@ -105,6 +105,33 @@ impl Kernel for PolyKernel {
     }
 
     fn map(&self, x: &[i32], out: &mut [i32]) -> Result<()> {
+        self.monomials(x, out)?;
+        // Exact norm guarantee: Σψ² ≤ 2⁶⁰, keeping the constant feature fixed.
+        if let Some((_, rest)) = out.split_first_mut() {
+            enforce_norm(rest, sq(self.psi0), 1u128 << 60);
+        }
+        Ok(())
+    }
+
+    fn constant_feature(&self) -> Option<(usize, i32)> {
+        Some((0, self.psi0))
+    }
+}
+
+impl PolyKernel {
+    /// ψ(x) **without** the exact norm enforcement of [`Kernel::map`]: for queries, which
+    /// are post-processing and need no sensitivity guarantee (saves the O(r) 128-bit norm
+    /// check). Same values as `map` whenever rounding left ‖ψ‖ ≤ 1, i.e. almost always.
+    ///
+    /// # Errors
+    /// [`Error::WrongLength`].
+    pub fn map_query(&self, x: &[i32], out: &mut [i32]) -> Result<()> {
+        self.monomials(x, out)
+    }
+
+    /// The depth-first monomial recursion shared by [`Kernel::map`] and
+    /// [`PolyKernel::map_query`].
+    fn monomials(&self, x: &[i32], out: &mut [i32]) -> Result<()> {
         if x.len() != self.d as usize || out.len() != self.r as usize {
             return Err(Error::WrongLength);
         }
@@ -137,8 +164,8 @@ impl Kernel for PolyKernel {
             // `constants`. `from_constants` accepts any c_m ≤ 2³⁰, for which val can grow
             // by 8× per level; saturate so such a kernel gives garbage, never a panic
             // (identical results whenever the bound above holds).
-            let t = round_shr(val[k - 1].saturating_mul(xi), 30);
-            let v = round_shr(t.saturating_mul(cm), C_FRAC);
+            let t = round_shr_fast(val[k - 1].saturating_mul(xi), 30);
+            let v = round_shr_fast(t.saturating_mul(cm), C_FRAC);
             val[k] = v;
             if let Some(o) = out.get_mut(pos) {
                 *o = crate::fixed::sat_i32(v);
@@ -164,15 +191,7 @@ impl Kernel for PolyKernel {
             }
         }
         debug_assert_eq!(pos, self.r as usize);
-        // Exact norm guarantee: Σψ² ≤ 2⁶⁰, keeping the constant feature fixed.
-        if let Some((_, rest)) = out.split_first_mut() {
-            enforce_norm(rest, sq(self.psi0), 1u128 << 60);
-        }
         Ok(())
-    }
-
-    fn constant_feature(&self) -> Option<(usize, i32)> {
-        Some((0, self.psi0))
     }
 }
 

@@ -162,7 +162,7 @@ pub fn build_begin(plan: &Plan, image: &mut [u8], scratch: &mut [u8]) -> Result<
         &mut scratch[..s.build_scratch_bytes],
     );
     image::write_header(image, plan, BUILDING, 0);
-    let crc = crate::checksum::crc32c(&image[..HEADER_BYTES]);
+    let crc = image::header_crc_rows_zero(image);
     scratch[0..8].copy_from_slice(&STATE_MAGIC.to_le_bytes());
     scratch[8..12].copy_from_slice(&crc.to_le_bytes());
     Ok(())
@@ -187,21 +187,26 @@ fn load_state(image: &mut [u8], scratch: &[u8]) -> Result<(Plan, u32)> {
     if image.len() < plan.shape.image_bytes || scratch.len() < plan.shape.build_scratch_bytes {
         return Err(Error::BufferTooSmall);
     }
-    // Recompute the header checksum as written at `begin` (row count 0).
-    let mut head = [0u8; HEADER_BYTES];
-    head.copy_from_slice(&image[..HEADER_BYTES]);
-    image::set_rows(&mut head, 0);
+    // Recompute the header checksum as written at `begin` (row count 0), in pieces so that
+    // no header copy lands on the stack.
     let want = scratch
         .get(8..12)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    if Some(crate::checksum::crc32c(&head)) != want {
+    if Some(image::header_crc_rows_zero(image)) != want {
         return Err(Error::BuildState);
     }
     Ok((plan, n))
 }
 
+/// `(d, dv)` of an in-progress build, after authenticating its state like
+/// [`build_push`] does: lets the C ABI size the row slices of a streaming push.
+pub(crate) fn state_dims(image: &mut [u8], scratch: &[u8]) -> Result<(usize, usize)> {
+    let (plan, _) = load_state(image, scratch)?;
+    Ok((plan.params.d as usize, plan.params.dv as usize))
+}
+
 /// The caller's scratch, carved into typed regions.
-struct Work<'s> {
+pub(crate) struct Work<'s> {
     acc: &'s mut [i64],
     psi: &'s mut [i32],
     omega: &'s mut [i32],
@@ -289,26 +294,13 @@ fn push_rows<R: TryRng + ?Sized>(
     noise: &Noise,
     rng: &mut R,
 ) -> Result<u32> {
-    let w = carve(plan, scratch)?;
-    let p = &plan.params;
-    let (d, dv) = (p.d as usize, p.dv as usize);
-    let wnorm = libm::sqrt(1.0 + p.gamma * p.gamma);
+    let mut w = carve(plan, scratch)?;
     let entries = plan.shape.entries_per_node;
     let r = plan.shape.r;
     let sh = 60 - plan.f_noise;
     let mut n = n0;
     for i in 0..rows {
-        let x = w.x.get_mut(..d).ok_or(Error::BufferTooSmall)?;
-        keys.normalise(i, p.radius_k, 1.0, 0, x)?;
-        plan.kernel.map(x, w.psi)?;
-        let (vpart, gpart) = w.omega.split_at_mut(dv);
-        values.normalise(i, p.radius_v, 1.0 / wnorm, sq(plan.g), vpart)?;
-        if let Some(gslot) = gpart.first_mut() {
-            *gslot = plan.g;
-        }
-        if plan.clip_q > 0 {
-            clip_payload(w.psi, w.omega, plan.clip_q);
-        }
+        row_features(plan, keys, values, i, &mut w)?;
         // acc[level 0] += round(ψ ⊗ ω), column-major: the inner loop is contiguous.
         let acc0 = w.acc.get_mut(..entries).ok_or(Error::BufferTooSmall)?;
         for (col, &om) in acc0.chunks_exact_mut(r).zip(w.omega.iter()) {
@@ -324,6 +316,51 @@ fn push_rows<R: TryRng + ?Sized>(
         }
     }
     Ok(n)
+}
+
+/// Fills `w.psi` and `w.omega` with the factors of row `i`'s payload ψ ⊗ ω: key and value
+/// clipped and normalised, ‖ψ‖ ≤ 1 and ‖ω‖ ≤ 1 exactly, then contribution clipping.
+fn row_features(
+    plan: &Plan,
+    keys: Rows<'_>,
+    values: Rows<'_>,
+    i: usize,
+    w: &mut Work<'_>,
+) -> Result<()> {
+    let p = &plan.params;
+    let (d, dv) = (p.d as usize, p.dv as usize);
+    let wnorm = libm::sqrt(1.0 + p.gamma * p.gamma);
+    let x = w.x.get_mut(..d).ok_or(Error::BufferTooSmall)?;
+    keys.normalise(i, p.radius_k, 1.0, 0, x)?;
+    plan.kernel.map(x, w.psi)?;
+    let (vpart, gpart) = w.omega.split_at_mut(dv);
+    values.normalise(i, p.radius_v, 1.0 / wnorm, sq(plan.g), vpart)?;
+    if let Some(gslot) = gpart.first_mut() {
+        *gslot = plan.g;
+    }
+    if plan.clip_q > 0 {
+        clip_payload(w.psi, w.omega, plan.clip_q);
+    }
+    Ok(())
+}
+
+/// The rounded payload of row 0 of (`keys`, `values`) in accumulator units, column-major —
+/// what one row adds to a node (tests of the sensitivity bound).
+#[cfg(test)]
+pub(crate) fn row_payload(plan: &Plan, keys: &[f32], values: &[f32]) -> Vec<i64> {
+    let mut scratch = vec![0u64; plan.build_scratch_bytes().div_ceil(8)];
+    let bytes =
+        &mut bytemuck::cast_slice_mut::<u64, u8>(&mut scratch)[..plan.build_scratch_bytes()];
+    let mut w = carve(plan, bytes).unwrap();
+    row_features(plan, Rows::F32(keys), Rows::F32(values), 0, &mut w).unwrap();
+    let sh = 60 - plan.f_noise;
+    let mut out = Vec::new();
+    for &om in w.omega.iter() {
+        for &ps in w.psi.iter() {
+            out.push(round_shr_fast(i64::from(ps) * i64::from(om), sh));
+        }
+    }
+    out
 }
 
 /// Contribution clipping: scales ψ (all entries, so numerator and denominator alike) so that

@@ -25,6 +25,8 @@ use crate::{Error, Result};
 pub const MAGIC: u32 = u32::from_le_bytes(*b"DPXA");
 /// Marker of an image whose build is in progress ("DPXb"): never opens.
 pub(crate) const BUILDING: u32 = u32::from_le_bytes(*b"DPXb");
+/// Magic of a serialised plan ("DPXp"): see [`Plan::write_to`]. Never opens as an image.
+pub(crate) const PLAN_MAGIC: u32 = u32::from_le_bytes(*b"DPXp");
 /// Current format version.
 pub const VERSION: u32 = 1;
 
@@ -128,6 +130,16 @@ pub(crate) fn write_header(h: &mut [u8], plan: &Plan, magic: u32, n: u32) {
     for (i, v) in fs.iter().enumerate() {
         w.f64(160 + 8 * i, *v);
     }
+}
+
+/// CRC-32C of the header with the row count read as 0 (authenticates an in-progress build's
+/// header between calls without copying it).
+pub(crate) fn header_crc_rows_zero(h: &[u8]) -> u32 {
+    let mut c = Crc32c::new();
+    c.update(h.get(..OFF_N).unwrap_or(&[]));
+    c.update(&[0u8; 4]);
+    c.update(h.get(OFF_N + 4..HEADER_BYTES).unwrap_or(&[]));
+    c.finish()
 }
 
 /// Updates the row count of an in-progress image header.
@@ -247,16 +259,34 @@ pub(crate) fn read_header(b: &[u8]) -> Result<(Plan, u32)> {
         min_kernel: f(13),
         sensitivity: f(14),
     };
-    // The checksum only guards against accidents: a header whose CRC was recomputed after
-    // editing must still describe a plan `Plan::new` could have made, or the query would
-    // run on constants nothing was proven for (found by the `open` fuzz target: forged
-    // kernel constants overflowed the feature map; a forged γ or floor made outputs NaN).
-    plan.check_header()?;
     Ok((plan, n))
 }
 
 /// Validates a finished image: magic, header, length and checksum.
 pub(crate) fn validate(b: &[u8]) -> Result<(Plan, u32)> {
+    let (plan, n) = validate_header(b)?;
+    let total = plan.shape.image_bytes;
+    let mut c = Crc32c::new();
+    c.update(b.get(0..OFF_CRC).unwrap_or(&[]));
+    c.update(b.get(16..total).unwrap_or(&[]));
+    if c.finish() != ru32(b, OFF_CRC) {
+        return Err(Error::ChecksumMismatch);
+    }
+    // The checksum only guards against accidents: a header whose CRC was recomputed after
+    // editing must still describe a plan `Plan::new` could have made, or the query would
+    // run on constants nothing was proven for (found by the `open` fuzz target: forged
+    // kernel constants overflowed the feature map; a forged γ, radius or floor made the
+    // outputs NaN or infinite). Done here, once per open, and not in `read_header`, which
+    // also serves the per-query re-validation of C handles (images `dpx_open` validated in
+    // full) and the build state (a header this crate wrote): the recomputation costs
+    // microseconds on a host and far more in soft-float f64 on a Cortex-M0.
+    plan.check_header()?;
+    Ok((plan, n))
+}
+
+/// Validates everything of a finished image except its checksum: magic, header
+/// consistency, and that `b` holds the whole image. O(header), not O(image).
+pub(crate) fn validate_header(b: &[u8]) -> Result<(Plan, u32)> {
     if b.len() < 4 {
         return Err(Error::BufferTooSmall);
     }
@@ -264,15 +294,27 @@ pub(crate) fn validate(b: &[u8]) -> Result<(Plan, u32)> {
         return Err(Error::BadMagic);
     }
     let (plan, n) = read_header(b)?;
-    let total = plan.shape.image_bytes;
-    if b.len() < total {
+    if b.len() < plan.shape.image_bytes {
         return Err(Error::BufferTooSmall);
     }
-    let mut c = Crc32c::new();
-    c.update(b.get(0..OFF_CRC).unwrap_or(&[]));
-    c.update(b.get(16..total).unwrap_or(&[]));
-    if c.finish() != ru32(b, OFF_CRC) {
-        return Err(Error::ChecksumMismatch);
-    }
     Ok((plan, n))
+}
+
+/// The total length of a finished image, from its first [`HEADER_BYTES`] bytes alone (for
+/// reading an image from a file or a stream: read the header, then the rest). The header
+/// is validated (magic, version, consistency); the checksum needs the whole image and is
+/// checked by [`crate::mechanism::Attn::open`].
+///
+/// # Errors
+/// [`Error::BufferTooSmall`] (fewer than [`HEADER_BYTES`] bytes), [`Error::BadMagic`],
+/// [`Error::UnsupportedVersion`], [`Error::CorruptImage`].
+pub fn image_len(header: &[u8]) -> Result<usize> {
+    if header.len() < HEADER_BYTES {
+        return Err(Error::BufferTooSmall);
+    }
+    if ru32(header, 0) != MAGIC {
+        return Err(Error::BadMagic);
+    }
+    let (plan, _) = read_header(header)?;
+    Ok(plan.shape.image_bytes)
 }

@@ -24,15 +24,19 @@ mod image;
 mod noise;
 mod params;
 mod plan;
+pub mod predict;
 mod query;
 mod rows;
+mod sensitivity;
 mod tree;
 
 pub use bound::Bound;
+pub(crate) use build::state_dims;
 pub use build::{Builder, build, build_begin, build_finish, build_push, build_rows};
-pub use image::{MAGIC, VERSION};
+pub use image::{MAGIC, VERSION, image_len};
 pub use params::{NoiseKind, Params, Policy};
 pub use plan::{HEADER_BYTES, MAX_RADIUS, MAX_SCORE_BOUND, MIN_RADIUS, Plan};
+pub use predict::{Prediction, VERDICT_MARGIN, Verdict};
 pub use query::{Attn, QueryInfo};
 pub use rows::Rows;
 

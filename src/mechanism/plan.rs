@@ -21,6 +21,8 @@ const TARGET_NOISE_UNITS: f64 = 268_435_456.0;
 pub const MIN_RADIUS: f64 = 1e-30;
 /// Largest accepted radius: outputs (inside the `radius_v` ball) stay finite in f32.
 pub const MAX_RADIUS: f64 = 1e30;
+/// Largest integer noise scale the plan asks of the samplers (their exact range ends at 2⁴⁸).
+const MAX_NOISE_UNITS: f64 = 140_737_488_355_328.0; // 2^47
 
 /// Relative safety margin for f64 planning numbers (see `kernel::taylor`).
 const MARGIN: f64 = 1.0 / 1_099_511_627_776.0;
@@ -107,14 +109,17 @@ impl Plan {
         } else {
             f64::from(clip_q) / (1u64 << 30) as f64
         };
-        // Replace-one: ‖P − P'‖ ≤ ‖P‖ + ‖P'‖ ≤ 2·base (triangle inequality). A token
-        // touches one node per tree level, so the whole released vector moves by
-        // √levels·2·base in L2 and levels·(L1 per node) in L1.
+        // Replace-one, one node: L2 ≤ the payload diameter of `sensitivity` (the better of
+        // the triangle bound 2·base and the inner-product bound ≈ √2); L1 ≤ √k·2·base. A
+        // token touches one node per tree level, so the whole released vector moves by
+        // √levels times that in L2 and levels times in L1.
         // `parts` structures over the same rows: their concatenation moves by √parts times
         // more in L2 (one Gaussian mechanism, exact composition) and parts times more in L1.
         let levels = f64::from(shape.levels);
         let parts = f64::from(p.parts);
-        let l2_exact = 2.0 * base * libm::sqrt(levels * parts);
+        // L2: the tighter of the triangle and inner-product bounds (`sensitivity`).
+        let diameter = super::sensitivity::payload_diameter(&kernel, b, g, clip_q);
+        let l2_exact = diameter * libm::sqrt(levels * parts);
         let l1_exact = 2.0 * base * libm::sqrt(noised) * levels * parts; // ‖x‖₁ ≤ √k‖x‖₂
 
         // Provisional noise scale (normalised) to choose the fixed-point scales; the 1.001
@@ -128,7 +133,15 @@ impl Plan {
         let n_bits = bits_for(u64::from(p.n_max) + 1);
         // Accumulator: n_max tokens × |entry| ≤ 2^F(1 + 2⁻³⁰) must stay < 2⁶²: F ≤ 61 − n_bits.
         let f_hi = 61u32.saturating_sub(n_bits).min(40);
-        let f_want = libm::floor(libm::log2(TARGET_NOISE_UNITS / sigma0));
+        // The grid must also be fine enough for the rounding term to stay ≤ 10⁻³ of the
+        // sensitivity (checked below); at very small ε the noise is large and this, not
+        // the noise target, decides.
+        let round_need = match p.mechanism {
+            NoiseKind::Gaussian => libm::sqrt(noised * levels * parts) / (1e-3 * l2_exact),
+            NoiseKind::Laplace => noised * levels * parts / (1e-3 * l1_exact),
+        };
+        let f_want = libm::floor(libm::log2(TARGET_NOISE_UNITS / sigma0))
+            .max(libm::ceil(libm::log2(round_need)));
         let f_noise = if f_want < 0.0 {
             0
         } else if f_want > f64::from(f_hi) {
@@ -162,9 +175,10 @@ impl Plan {
                 (l1, crate::privacy::laplace_scale(p.epsilon, l1)?)
             }
         };
-        // Integer noise scale, rounded up (more noise is always safe).
+        // Integer noise scale, rounded up (more noise is always safe); the samplers are
+        // exact up to 2⁴⁸.
         let noise_ceil = libm::ceil(noise_units);
-        if !(1.0..=4_294_967_296.0).contains(&noise_ceil) {
+        if !(1.0..=MAX_NOISE_UNITS).contains(&noise_ceil) {
             return Err(Error::PrecisionTooLow);
         }
         let noise_units = noise_ceil as u64;
@@ -205,6 +219,40 @@ impl Plan {
             min_kernel,
             sensitivity: sensitivity_units / unit,
         })
+    }
+
+    /// Serialises the plan into `out` (≥ [`HEADER_BYTES`]) in the image-header format, so a
+    /// device can build without planning (no f64 calibration code in its flash): plan on
+    /// the host, ship the bytes, [`Plan::read_from`] on the device. Returns the bytes
+    /// written.
+    ///
+    /// # Errors
+    /// [`Error::BufferTooSmall`].
+    pub fn write_to(&self, out: &mut [u8]) -> Result<usize> {
+        if out.len() < HEADER_BYTES {
+            return Err(Error::BufferTooSmall);
+        }
+        super::image::write_header(out, self, super::image::PLAN_MAGIC, 0);
+        Ok(HEADER_BYTES)
+    }
+
+    /// Reads a plan written by [`Plan::write_to`]. The bytes are checked for internal
+    /// consistency (dimensions, sizes, kernel constants, scales); the privacy numbers are
+    /// **trusted** as written — only load plans from a source you control (your firmware
+    /// image), never from the party the data is protected from.
+    ///
+    /// # Errors
+    /// [`Error::BadMagic`], [`Error::UnsupportedVersion`], [`Error::CorruptImage`],
+    /// [`Error::BufferTooSmall`].
+    pub fn read_from(bytes: &[u8]) -> Result<Plan> {
+        let magic = bytes
+            .get(0..4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or(Error::BufferTooSmall)?;
+        if magic != super::image::PLAN_MAGIC {
+            return Err(Error::BadMagic);
+        }
+        super::image::read_header(bytes).map(|(p, _)| p)
     }
 
     /// The parameters this plan was made from (with `degree` as chosen).

@@ -251,6 +251,81 @@ fn sizes_are_exact() {
     assert_eq!(plan.image_bytes(), HEADER_BYTES + 4 * plan.features() * 4);
 }
 
+/// The noise is calibrated to `Plan::sensitivity`: check it against the actual rounded
+/// payloads of many pairs of rows, including the adversarial ones (antipodal keys and values
+/// at the radii, tiny rows), with and without contribution clipping.
+#[test]
+fn sensitivity_covers_every_pair_of_rows() {
+    for clip in [0.0, 0.4] {
+        let mut p = params(4, 3, 64, 0);
+        p.clip = clip;
+        let plan = Plan::new(&p).unwrap();
+        let unit = (1u64 << plan.f_noise) as f64;
+        let cols = 4;
+        let const_entry = 3 * plan.features();
+        let mut rows: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
+        let k = rnd_rows(5, 60, 4, 3.0);
+        let v = rnd_rows(6, 60, 3, 5.0);
+        for i in 0..60 {
+            rows.push((k[i * 4..i * 4 + 4].to_vec(), v[i * 3..i * 3 + 3].to_vec()));
+        }
+        let r = p.radius_k as f32;
+        let s = p.radius_v as f32;
+        rows.push((vec![r, 0.0, 0.0, 0.0], vec![s, 0.0, 0.0]));
+        rows.push((vec![-r, 0.0, 0.0, 0.0], vec![-s, 0.0, 0.0]));
+        rows.push((vec![0.0, r, 0.0, 0.0], vec![0.0, -s, 0.0]));
+        rows.push((vec![0.0; 4], vec![0.0; 3]));
+        let payloads: Vec<Vec<i64>> = rows
+            .iter()
+            .map(|(k, v)| super::build::row_payload(&plan, k, v))
+            .collect();
+        let mut worst = 0.0f64;
+        for a in &payloads {
+            for b in &payloads {
+                let d2: f64 = a
+                    .iter()
+                    .zip(b)
+                    .enumerate()
+                    .filter(|(e, _)| !(plan.exact_constant_entry() && *e == const_entry))
+                    .map(|(_, (x, y))| ((x - y) as f64).powi(2))
+                    .sum();
+                worst = worst.max(d2.sqrt() / unit);
+            }
+        }
+        assert_eq!(payloads[0].len(), plan.features() * cols);
+        assert!(
+            worst <= plan.sensitivity(),
+            "clip {clip}: observed {worst} > sensitivity {}",
+            plan.sensitivity()
+        );
+        // And the bound is not vacuous: the antipodal pair comes within 15% of it.
+        assert!(
+            worst >= 0.85 * plan.sensitivity(),
+            "clip {clip}: {worst} ≪ {}",
+            plan.sensitivity()
+        );
+    }
+}
+
+#[test]
+fn plans_round_trip_through_bytes() {
+    for &block in &[0u32, 3] {
+        let mut p = params(4, 3, 20, block);
+        p.clip = 0.25;
+        let plan = Plan::new(&p).unwrap();
+        let mut bytes = [0u8; HEADER_BYTES];
+        assert_eq!(
+            plan.write_to(&mut bytes[..HEADER_BYTES - 1]),
+            Err(Error::BufferTooSmall)
+        );
+        plan.write_to(&mut bytes).unwrap();
+        assert_eq!(Plan::read_from(&bytes), Ok(plan));
+        assert_eq!(Attn::open(&bytes).err(), Some(Error::BadMagic));
+        bytes[0] ^= 1;
+        assert_eq!(Plan::read_from(&bytes), Err(Error::BadMagic));
+    }
+}
+
 #[test]
 fn misaligned_buffers_are_refused() {
     let p = params(2, 2, 8, 0);
@@ -361,6 +436,16 @@ fn invalid_params_are_named() {
         let mut p = base;
         f(&mut p);
         assert_eq!(Plan::new(&p).err(), Some(want), "{p:?}");
+    }
+    // Very small and very large budgets still plan (the grid adapts to the noise).
+    for &eps in &[1e-4, 1e-2, 50.0] {
+        for mech in [NoiseKind::Gaussian, NoiseKind::Laplace] {
+            let mut p = base;
+            p.epsilon = eps;
+            p.mechanism = mech;
+            let plan = Plan::new(&p).unwrap_or_else(|e| panic!("ε = {eps} {mech:?}: {e}"));
+            assert!(plan.sigma() > 0.0);
+        }
     }
     let mut p = base;
     p.degree = 0;

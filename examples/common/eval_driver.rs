@@ -1,0 +1,386 @@
+//! Command line and data handling shared by `examples/eval.rs` and `examples/plot.rs`:
+//! parses the options of the issue-6 contract, loads a data directory, chooses the public
+//! parameters, and runs [`eval_core::eval_head`] on every selected head.
+#![allow(dead_code)]
+
+use crate::common::{Dataset, bundled};
+use crate::eval_core::{self, HeadData, HeadReport, Summary, norm_percentile};
+use dpxattn::mechanism::Params;
+use std::path::{Path, PathBuf};
+
+pub const USAGE: &str = "usage: eval --data DIR [--epsilon E] [--delta D] [--degree S | --kernel-rel-err X] \
+[--radius-q R] [--radius-k R] [--radius-v R] [--clip C] [--layout flat|tree] [--block B] \
+[--heads LIST] [--seed N] [--json] [--trials T] [--parts P] [--public DIR]";
+
+/// Options of one evaluation run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub data: PathBuf,
+    pub epsilon: f64,
+    pub delta: f64,
+    pub degree: Option<u32>,
+    pub kernel_rel_err: Option<f64>,
+    pub radius_q: Option<f64>,
+    pub radius_k: Option<f64>,
+    pub radius_v: Option<f64>,
+    pub clip: Option<f64>,
+    pub tree: bool,
+    pub block: Option<u32>,
+    /// Positions on the file's head axis (0-based); None = all.
+    pub heads: Option<Vec<usize>>,
+    pub seed: u64,
+    pub json: bool,
+    /// Independent releases per head (medians are over trials × heads × rows).
+    pub trials: usize,
+    /// `Params::parts`: 1 = (ε, δ) per head (default); H = (ε, δ) for H heads together.
+    pub parts: u32,
+    /// Where the public value-norm statistic comes from (default: see `public_reference`).
+    pub public: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            data: PathBuf::new(),
+            epsilon: 1.0,
+            delta: 1e-5,
+            degree: None,
+            kernel_rel_err: None,
+            radius_q: None,
+            radius_k: None,
+            radius_v: None,
+            clip: None,
+            tree: false,
+            block: None,
+            heads: None,
+            seed: 1,
+            json: false,
+            trials: 1,
+            parts: 1,
+            public: None,
+        }
+    }
+}
+
+fn parse_heads(s: &str) -> Result<Vec<usize>, String> {
+    let mut v = Vec::new();
+    for part in s.split(',').filter(|x| !x.is_empty()) {
+        if let Some((a, b)) = part.split_once('-') {
+            let (a, b): (usize, usize) = (
+                a.trim()
+                    .parse()
+                    .map_err(|_| format!("bad head range {part}"))?,
+                b.trim()
+                    .parse()
+                    .map_err(|_| format!("bad head range {part}"))?,
+            );
+            if a > b {
+                return Err(format!("bad head range {part}"));
+            }
+            v.extend(a..=b);
+        } else {
+            v.push(
+                part.trim()
+                    .parse()
+                    .map_err(|_| format!("bad head {part}"))?,
+            );
+        }
+    }
+    if v.is_empty() {
+        return Err("--heads: empty list".into());
+    }
+    Ok(v)
+}
+
+/// Parses the command line (without the program name). Unknown flags are errors.
+pub fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut o = Options::default();
+    let mut data = None;
+    let mut layout: Option<String> = None;
+    let mut i = 0;
+    while i < args.len() {
+        let flag = args[i].as_str();
+        let mut val = || -> Result<&str, String> {
+            i += 1;
+            args.get(i)
+                .map(String::as_str)
+                .ok_or(format!("{flag} needs a value"))
+        };
+        fn num<T: std::str::FromStr>(flag: &str, s: &str) -> Result<T, String> {
+            s.parse().map_err(|_| format!("{flag}: cannot parse {s:?}"))
+        }
+        match flag {
+            "--data" => data = Some(PathBuf::from(val()?)),
+            "--epsilon" => o.epsilon = num(flag, val()?)?,
+            "--delta" => o.delta = num(flag, val()?)?,
+            "--degree" => o.degree = Some(num(flag, val()?)?),
+            "--kernel-rel-err" => o.kernel_rel_err = Some(num(flag, val()?)?),
+            "--radius-q" => o.radius_q = Some(num(flag, val()?)?),
+            "--radius-k" => o.radius_k = Some(num(flag, val()?)?),
+            "--radius-v" => o.radius_v = Some(num(flag, val()?)?),
+            "--clip" => o.clip = Some(num(flag, val()?)?),
+            "--layout" => layout = Some(val()?.to_string()),
+            "--block" => o.block = Some(num(flag, val()?)?),
+            "--heads" => o.heads = Some(parse_heads(val()?)?),
+            "--seed" => o.seed = num(flag, val()?)?,
+            "--trials" => o.trials = num(flag, val()?)?,
+            "--parts" => o.parts = num(flag, val()?)?,
+            "--public" => o.public = Some(PathBuf::from(val()?)),
+            "--json" => o.json = true,
+            "-h" | "--help" => return Err(USAGE.into()),
+            _ => return Err(format!("unknown argument {flag:?}\n{USAGE}")),
+        }
+        i += 1;
+    }
+    o.data = data.ok_or(format!("--data DIR is required\n{USAGE}"))?;
+    if o.degree.is_some() && o.kernel_rel_err.is_some() {
+        return Err("give either --degree or --kernel-rel-err, not both".into());
+    }
+    match layout.as_deref() {
+        None => o.tree = o.block.is_some(),
+        Some("flat") => {
+            if o.block.is_some() {
+                return Err("--block needs --layout tree".into());
+            }
+        }
+        Some("tree") => o.tree = true,
+        Some(x) => return Err(format!("--layout: flat or tree, not {x:?}")),
+    }
+    if o.tree && o.block.is_none() {
+        o.block = Some(DEFAULT_BLOCK);
+    }
+    if o.trials == 0 || o.parts == 0 {
+        return Err("--trials and --parts must be ≥ 1".into());
+    }
+    Ok(o)
+}
+
+/// Leaf block of `--layout tree` without `--block`.
+pub const DEFAULT_BLOCK: u32 = 64;
+
+// ---------------------------------------------------------------------------------------
+// meta.json bits the common loader does not read.
+
+fn json_after<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let at = text.find(&format!("\"{key}\""))?;
+    let rest = &text[at + key.len() + 2..];
+    Some(rest.trim_start().strip_prefix(':')?.trim_start())
+}
+
+fn json_str(text: &str, key: &str) -> Option<String> {
+    let rest = json_after(text, key)?.strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+fn json_uint(text: &str, key: &str) -> Option<usize> {
+    let rest = json_after(text, key)?;
+    let end = rest.find(|c: char| !c.is_ascii_digit())?;
+    rest[..end].parse().ok()
+}
+
+fn json_uint_array(text: &str, key: &str) -> Option<Vec<usize>> {
+    let rest = json_after(text, key)?.strip_prefix('[')?;
+    rest[..rest.find(']')?]
+        .split(',')
+        .map(|x| x.trim().parse().ok())
+        .collect()
+}
+
+/// What the evaluation needs from meta.json besides shapes.
+pub struct Meta {
+    /// "A" (minilm: Zen of Python + heapq) or "long_public" (minilm_long: stdlib docs).
+    pub set: String,
+    pub layer: usize,
+    /// Model head id of each position on the head axis.
+    pub head_ids: Vec<usize>,
+}
+
+pub fn read_meta(dir: &Path, heads: usize) -> Result<Meta, String> {
+    let text = std::fs::read_to_string(dir.join("meta.json"))
+        .map_err(|e| format!("{}: {e}", dir.join("meta.json").display()))?;
+    Ok(Meta {
+        set: json_str(&text, "set").unwrap_or_default(),
+        layer: json_uint(&text, "layer").unwrap_or(usize::MAX),
+        head_ids: json_uint_array(&text, "head_ids").unwrap_or_else(|| (0..heads).collect()),
+    })
+}
+
+/// The public reference for the value radius: a data set of the **other** text at the
+/// same layer (the minilm_long stdlib docs for a minilm prompt, the minilm Zen-of-Python
+/// prompt for a minilm_long one), its largest n. Searched next to DIR
+/// (`DIR/../../<other>/`), then in the bundled `examples/data/<other>/`; if no same-layer
+/// set exists, the bundled layer-2 set (a coarser public statistic; a warning is printed).
+/// Never DIR's own values: they are the private rows.
+pub fn public_reference(dir: &Path, meta: &Meta) -> Result<(PathBuf, Option<String>), String> {
+    let (other, n) = if meta.set == "A" {
+        ("minilm_long", 4096)
+    } else {
+        ("minilm", 512)
+    };
+    let name = format!("n{n}_layer{}", meta.layer);
+    let mut cands = Vec::new();
+    if let Some(root) = dir.parent().and_then(Path::parent) {
+        cands.push(root.join(other).join(&name));
+    }
+    cands.push(bundled(&format!("{other}/{name}")));
+    for c in &cands {
+        if c.join("meta.json").exists() {
+            return Ok((c.clone(), None));
+        }
+    }
+    let fallback = bundled(&format!("{other}/n{n}_layer2"));
+    if fallback.join("meta.json").exists() {
+        let warn = format!(
+            "no public layer-{} set of the other text found; using {} (layer 2) for the value radius",
+            meta.layer,
+            fallback.display()
+        );
+        return Ok((fallback, Some(warn)));
+    }
+    Err("no public reference for the value radius: pass --radius-v or --public DIR".into())
+}
+
+/// The value radius of each selected head: `--radius-v` if given, else the 90th
+/// percentile of the value norms of the same model head on the public reference text
+/// (pooled over the reference's heads if it lacks that head).
+pub struct RadiusV {
+    pub per_head: Vec<f64>,
+    pub source: String,
+    pub warning: Option<String>,
+}
+
+pub fn choose_radius_v(
+    o: &Options,
+    data: &Dataset,
+    meta: &Meta,
+    heads: &[usize],
+) -> Result<RadiusV, String> {
+    if let Some(r) = o.radius_v {
+        return Ok(RadiusV {
+            per_head: vec![r; heads.len()],
+            source: "--radius-v".into(),
+            warning: None,
+        });
+    }
+    let (dir, warning) = match &o.public {
+        Some(p) => (p.clone(), None),
+        None => public_reference(&data.dir, meta)?,
+    };
+    let reference = Dataset::load(&dir)?;
+    if reference.d != data.d {
+        return Err(format!(
+            "public reference {} has d = {}, not {}",
+            dir.display(),
+            reference.d,
+            data.d
+        ));
+    }
+    let rmeta = read_meta(&dir, reference.heads)?;
+    let mut per_head = Vec::new();
+    let mut pooled = false;
+    for &h in heads {
+        let id = meta.head_ids.get(h).copied().unwrap_or(h);
+        let r = match rmeta.head_ids.iter().position(|&x| x == id) {
+            Some(pos) => norm_percentile(reference.values(pos), reference.d, 90.0),
+            None => {
+                pooled = true;
+                norm_percentile(&reference.v, reference.d, 90.0)
+            }
+        };
+        per_head.push(r);
+    }
+    Ok(RadiusV {
+        per_head,
+        source: format!(
+            "p90 of value norms on public {}{}",
+            dir.display(),
+            if pooled {
+                " (pooled over heads for heads it lacks)"
+            } else {
+                ""
+            }
+        ),
+        warning,
+    })
+}
+
+/// Base parameters (before the per-head value radius): the library's recommended
+/// defaults, `Params::new`, overridden by the options.
+pub fn params_for(o: &Options, data: &Dataset) -> Params {
+    let mut p = Params::new(data.d as u32, data.d as u32, data.n as u32);
+    p.score_scale = data.scale;
+    p.epsilon = o.epsilon;
+    p.delta = o.delta;
+    if let Some(s) = o.degree {
+        p.degree = s;
+    }
+    if let Some(x) = o.kernel_rel_err {
+        p.degree = 0;
+        p.kernel_rel_err = x;
+    }
+    if let Some(r) = o.radius_q {
+        p.radius_q = r;
+    }
+    if let Some(r) = o.radius_k {
+        p.radius_k = r;
+    }
+    if let Some(c) = o.clip {
+        p.clip = c;
+    }
+    if o.tree {
+        p.block = o.block.unwrap_or(DEFAULT_BLOCK);
+    }
+    p.parts = o.parts;
+    p
+}
+
+/// One complete run: per-head reports and the summary.
+pub struct Run {
+    pub data: Dataset,
+    pub meta: Meta,
+    pub params: Params,
+    pub heads: Vec<usize>,
+    pub radius_v: RadiusV,
+    pub reports: Vec<HeadReport>,
+    pub summary: Summary,
+}
+
+pub fn run(o: &Options) -> Result<Run, String> {
+    let data = Dataset::load(&o.data)?;
+    let meta = read_meta(&data.dir, data.heads)?;
+    let heads: Vec<usize> = o.heads.clone().unwrap_or_else(|| (0..data.heads).collect());
+    if let Some(&h) = heads.iter().find(|&&h| h >= data.heads) {
+        return Err(format!("--heads: {h} ≥ {} heads in the data", data.heads));
+    }
+    let radius_v = choose_radius_v(o, &data, &meta, &heads)?;
+    let params = params_for(o, &data);
+    let mut reports = Vec::new();
+    for (&h, &rv) in heads.iter().zip(&radius_v.per_head) {
+        let mut p = params;
+        p.radius_v = rv;
+        let hd = HeadData {
+            n: data.n,
+            m: data.m,
+            d: data.d,
+            dv: data.d,
+            k: data.keys(h),
+            v: data.values(h),
+            q: data.queries(h),
+            o: data.outputs(h),
+        };
+        reports.push(
+            eval_core::eval_head(&hd, &p, h, o.trials, o.seed)
+                .map_err(|e| format!("head {h}: {e}"))?,
+        );
+    }
+    let summary = Summary::new(data.n, &params, &reports);
+    Ok(Run {
+        data,
+        meta,
+        params,
+        heads,
+        radius_v,
+        reports,
+        summary,
+    })
+}
