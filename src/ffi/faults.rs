@@ -212,3 +212,63 @@ fn c_callback_failure_at_every_call_tree() {
     eprintln!("C ABI tree: callback failure at each of {total} calls × 2 APIs × 2 modes");
     assert!(total >= 35);
 }
+
+/// `dpx_query_batch` on a tree image of zero rows (no block to query) refuses with
+/// `DPX_ERR_INVALID_RANGE` and writes nothing (it used to fail inside its loop and
+/// zero-fill `out`, breaking "outputs only on success"; found while removing panic paths).
+#[test]
+fn query_batch_on_an_empty_tree_writes_nothing() {
+    let (plan, _, _) = tiny(2);
+    let p = dpx_params::from(plan.params());
+    let mut img = Buf::new(plan.image_bytes());
+    let mut scr = Buf::new(plan.build_scratch_bytes());
+    let mut ctx = Ctx {
+        inner: crate::testutil::TestRng(1),
+        fail_at: u64::MAX,
+        sticky: true,
+        calls: 0,
+    };
+    let ip: *mut c_void = img.bytes().as_mut_ptr().cast();
+    let (ni, ns) = (img.1, scr.1);
+    let sp: *mut c_void = scr.bytes().as_mut_ptr().cast();
+    // SAFETY: valid, disjoint buffers of the stated lengths; n = 0 with NULL rows.
+    let s = unsafe {
+        dpx_build(
+            &p,
+            ip,
+            ni,
+            null(),
+            null(),
+            0,
+            Some(fill),
+            (&raw mut ctx).cast(),
+            sp,
+            ns,
+        )
+    };
+    assert_eq!(s, DPX_OK);
+    let mut h: *const dpx_attn = null();
+    // SAFETY: valid pointers.
+    assert_eq!(unsafe { dpx_open(ip, ni, &mut h) }, DPX_OK);
+    let mut qs = Buf::new(plan.query_scratch_bytes());
+    let q = [0.5f32, -0.5];
+    let mut out = [7.0f32; 2];
+    let mut info = [dpx_query_info { floor_used: 9 }; 2];
+    // SAFETY: valid pointers of the stated lengths.
+    let s = unsafe {
+        dpx_query_batch(
+            h,
+            q.as_ptr(),
+            2,
+            out.as_mut_ptr(),
+            2,
+            info.as_mut_ptr(),
+            2,
+            qs.bytes().as_mut_ptr().cast(),
+            qs.1,
+        )
+    };
+    assert_eq!(s, DPX_ERR_INVALID_RANGE);
+    assert_eq!(out, [7.0; 2]);
+    assert!(info.iter().all(|i| i.floor_used == 9));
+}

@@ -246,8 +246,8 @@ impl Plan {
     /// [`Error::BufferTooSmall`].
     pub fn read_from(bytes: &[u8]) -> Result<Plan> {
         let magic = bytes
-            .get(0..4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .first_chunk::<4>()
+            .map(|b| u32::from_le_bytes(*b))
             .ok_or(Error::BufferTooSmall)?;
         if magic != super::image::PLAN_MAGIC {
             return Err(Error::BadMagic);

@@ -127,15 +127,26 @@ impl<'a> Attn<'a> {
             return Err(Error::Misaligned);
         }
         let r = s.r;
+        // r ≥ 1 for every valid plan; the check lets the compiler drop the panic path of
+        // `chunks_exact` below (no panic is reachable from the C ABI: `.ci/harden.sh`).
+        if r == 0 {
+            return Err(Error::CorruptImage);
+        }
         let cols = s.dv + 1;
         let psi_len = (r * 4).div_ceil(8) * 8;
-        let (psi_b, rest) = scratch.split_at_mut(psi_len);
-        let (u_b, x_b) = rest.split_at_mut(cols * 8);
-        let psi = bytemuck::try_cast_slice_mut::<u8, i32>(&mut psi_b[..r * 4])
-            .map_err(|_| Error::Misaligned)?;
+        // Checked splits and slices: the sizes were checked against the plan above, so
+        // these never fail, but an error costs nothing and keeps panics out of the binary.
+        let (psi_b, rest) = scratch
+            .split_at_mut_checked(psi_len)
+            .ok_or(Error::BufferTooSmall)?;
+        let (u_b, x_b) = rest
+            .split_at_mut_checked(cols * 8)
+            .ok_or(Error::BufferTooSmall)?;
+        let psi_b = psi_b.get_mut(..r * 4).ok_or(Error::BufferTooSmall)?;
+        let psi = bytemuck::try_cast_slice_mut::<u8, i32>(psi_b).map_err(|_| Error::Misaligned)?;
         let u = bytemuck::try_cast_slice_mut::<u8, i64>(u_b).map_err(|_| Error::Misaligned)?;
-        let x = bytemuck::try_cast_slice_mut::<u8, i32>(&mut x_b[..s.d * 4])
-            .map_err(|_| Error::Misaligned)?;
+        let x_b = x_b.get_mut(..s.d * 4).ok_or(Error::BufferTooSmall)?;
+        let x = bytemuck::try_cast_slice_mut::<u8, i32>(x_b).map_err(|_| Error::Misaligned)?;
 
         // ψ(q̂) in Q30, then down to F_query bits for the dot products.
         Rows::F32(q).normalise(0, self.plan.params.radius_q, 1.0, 0, x)?;
@@ -210,6 +221,11 @@ impl<'a> Attn<'a> {
         scratch: &mut [u8],
     ) -> Result<()> {
         let (d, dv) = (self.d(), self.dv());
+        // d, dv ≥ 1 for every valid plan (checked so that no division or chunking by zero
+        // is left in the binary).
+        if d == 0 || dv == 0 {
+            return Err(Error::CorruptImage);
+        }
         if !qs.len().is_multiple_of(d) {
             return Err(Error::WrongLength);
         }
