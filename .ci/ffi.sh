@@ -35,6 +35,7 @@ build_all() { # $1 = suffix, rest = extra flags
   local sfx="$1"; shift
   cc -std=c99 "${warn[@]}" "$@" "${inc[@]}" ffi-tests/test_api.c ffi-tests/common.c "$lib" "${libs[@]}" -o "$work/test_api$sfx"
   cc -std=c99 "${warn[@]}" "$@" "${inc[@]}" ffi-tests/test_golden.c ffi-tests/common.c "$lib" "${libs[@]}" -o "$work/test_golden$sfx"
+  cc -std=c99 "${warn[@]}" "$@" "${inc[@]}" ffi-tests/test_tree.c ffi-tests/common.c "$lib" "${libs[@]}" -o "$work/test_tree$sfx"
   cc -std=c99 "${warn[@]}" "$@" "${inc[@]}" -c ffi-tests/common.c -o "$work/common$sfx.o"
   c++ -std=c++17 "${warn[@]}" "$@" "${inc[@]}" ffi-tests/test_cpp.cpp "$work/common$sfx.o" "$lib" "${libs[@]}" -o "$work/test_cpp$sfx"
   cc -std=c99 "${warn[@]}" "$@" -Iinclude examples/c/dpx_example.c "$lib" "${libs[@]}" -o "$work/dpx_example$sfx"
@@ -44,6 +45,7 @@ run_all() { # $1 = suffix, rest = runner prefix
   local sfx="$1"; shift
   "$@" "$work/test_api$sfx"
   "$@" "$work/test_golden$sfx"
+  "$@" "$work/test_tree$sfx"
   "$@" "$work/test_cpp$sfx"
   "$@" "$work/dpx_example$sfx" examples/data/minilm/n512_layer2 "$work/head0.dpx"
   "$@" "$work/quickstart$sfx"

@@ -63,6 +63,27 @@
 struct dpx_attn;
 
 /**
+ * Opaque handle of an opened distance image (a pointer to its first byte).
+ */
+struct dpx_distance;
+
+/**
+ * Opaque handle of an opened high-dimensional distance image.
+ */
+struct dpx_highdim;
+
+/**
+ * Opaque handle of an opened softmax-sum image.
+ */
+struct dpx_softmax;
+
+/**
+ * Opaque handle of an opened DPTree image (a pointer to its first byte; see
+ * [`dpx_tree_open`]). Never dereferenced by C code; valid as long as the image is.
+ */
+struct dpx_tree;
+
+/**
  * Result of every fallible `dpx_*` function: `DPX_OK` (0) or a negative `DPX_ERR_*`.
  *
  * A plain `int32_t` in C (not an `enum`), so the ABI width is fixed and unknown future
@@ -306,6 +327,338 @@ struct dpx_plan {
 typedef int (*dpx_fill_fn)(void *ctx,
                            uint8_t *buf,
                            size_t len);
+
+/**
+ * Public parameters of a 1-D distance structure (all written into the image).
+ */
+struct dpx_distance_params {
+    /**
+     * Grid cells G over `[0, radius]`, 1 ..= 2^32 - 1.
+     */
+    size_t cells;
+    /**
+     * Domain radius R: points lie in `[0, R]` (finite, > 0).
+     */
+    double radius;
+    /**
+     * Weight bound R_w: weights lie in `[-R_w, R_w]` (finite, > 0).
+     */
+    double weight_bound;
+    /**
+     * Most points that will be pushed (public), 1 ..= 2^32 - 1.
+     */
+    size_t n_max;
+    /**
+     * `DPX_MECHANISM_GAUSSIAN` or `DPX_MECHANISM_LAPLACE`.
+     */
+    dpx_mechanism mechanism;
+    /**
+     * Total epsilon (> 0) for the structure.
+     */
+    double epsilon;
+    /**
+     * Total delta in (0, 1) for Gaussian; ignored for Laplace.
+     */
+    double delta;
+};
+
+/**
+ * Everything derived from a `dpx_distance_params` (pure).
+ */
+struct dpx_distance_plan {
+    /**
+     * Bytes of the image (`208 + 16G`).
+     */
+    size_t image_bytes;
+    /**
+     * Tree levels L = floor(log2 G) + 1.
+     */
+    uint32_t levels;
+    /**
+     * Cell width c = R/G: the bucketing error is at most `c/2 * sum |w_i|`.
+     */
+    double cell_width;
+    /**
+     * Laplace: epsilon of each of the two trees; 0 for Gaussian.
+     */
+    double tree_epsilon;
+    /**
+     * Gaussian: zCDP rho of each of the two trees; 0 for Laplace.
+     */
+    double tree_rho;
+    /**
+     * Noise scale of a node of the weight tree, in weight units (rounded up).
+     */
+    double weights_noise_scale;
+    /**
+     * Noise scale of a node of the moment tree, in weight x distance units (rounded up).
+     */
+    double moments_noise_scale;
+};
+
+/**
+ * An error bound of one answer of the DPTree family, holding with probability
+ * `>= 1 - beta` over the noise; every part in the units of the answer, rounded up.
+ */
+struct dpx_bound_parts {
+    /**
+     * The failure probability beta.
+     */
+    double beta;
+    /**
+     * DP noise part (probability >= 1 - beta).
+     */
+    double noise;
+    /**
+     * Deterministic fixed-point and float rounding.
+     */
+    double rounding;
+    /**
+     * Deterministic approximation (distance: cell bucketing; softmax: Taylor and feature
+     * map); 0 for a DPTree.
+     */
+    double approximation;
+    /**
+     * noise + rounding + approximation, rounded up.
+     */
+    double total;
+};
+
+/**
+ * Public parameters of a d-dimensional distance structure (all written into the image).
+ */
+struct dpx_highdim_params {
+    /**
+     * Dimension d, 1 ..= 4096.
+     */
+    size_t dims;
+    /**
+     * Grid cells G per coordinate over `[0, radius]`.
+     */
+    size_t cells;
+    /**
+     * Domain radius R: every coordinate lies in `[0, R]` (finite, > 0).
+     */
+    double radius;
+    /**
+     * Weight bound R_w (finite, > 0).
+     */
+    double weight_bound;
+    /**
+     * Most points (public).
+     */
+    size_t n_max;
+    /**
+     * `DPX_MECHANISM_GAUSSIAN` or `DPX_MECHANISM_LAPLACE`.
+     */
+    dpx_mechanism mechanism;
+    /**
+     * Total epsilon (> 0), composed over the 2d trees.
+     */
+    double epsilon;
+    /**
+     * Total delta in (0, 1) for Gaussian; ignored for Laplace.
+     */
+    double delta;
+};
+
+/**
+ * Everything derived from a `dpx_highdim_params` (pure).
+ */
+struct dpx_highdim_plan {
+    /**
+     * Bytes of the image (`144 + 64d + 16dG`).
+     */
+    size_t image_bytes;
+    /**
+     * Tree levels L = floor(log2 G) + 1.
+     */
+    uint32_t levels;
+    /**
+     * Cell width c = R/G.
+     */
+    double cell_width;
+    /**
+     * Laplace: epsilon of each of the 2d trees; 0 for Gaussian.
+     */
+    double tree_epsilon;
+    /**
+     * Gaussian: zCDP rho of each of the 2d trees; 0 for Laplace.
+     */
+    double tree_rho;
+};
+
+/**
+ * Public parameters of a softmax-sum structure (all written into the image).
+ */
+struct dpx_softmax_params {
+    /**
+     * Input dimension d, 1 ..= 4096.
+     */
+    size_t dims;
+    /**
+     * Polynomial degree s (even, 2 ..= 12), or 0 for the smallest even degree meeting
+     * `kernel_rel_err`.
+     */
+    uint32_t degree;
+    /**
+     * Target relative kernel error in (0, 1), used when `degree == 0`.
+     */
+    double kernel_rel_err;
+    /**
+     * Score scale tau > 0.
+     */
+    double score_scale;
+    /**
+     * L2 radius R_x of the private points.
+     */
+    double radius_x;
+    /**
+     * L2 radius R_y of the queries.
+     */
+    double radius_y;
+    /**
+     * Weight bound R_w.
+     */
+    double weight_bound;
+    /**
+     * Most points (public).
+     */
+    size_t n_max;
+    /**
+     * Points per block (range queries address blocks), >= 1.
+     */
+    size_t block;
+    /**
+     * Privacy epsilon (> 0).
+     */
+    double epsilon;
+    /**
+     * Privacy delta in (0, 1).
+     */
+    double delta;
+};
+
+/**
+ * Everything derived from a `dpx_softmax_params` (pure).
+ */
+struct dpx_softmax_plan {
+    /**
+     * Bytes of the image (`272 + 8 G r`).
+     */
+    size_t image_bytes;
+    /**
+     * Bytes of scratch a push or a query needs (`4(r + d)` rounded up to 8).
+     */
+    size_t scratch_bytes;
+    /**
+     * Kernel features r = C(d+s, s).
+     */
+    size_t features;
+    /**
+     * Blocks G = ceil(n_max / block): block ranges lie in `[0, G]`.
+     */
+    size_t blocks;
+    /**
+     * Tree levels L = floor(log2 G) + 1.
+     */
+    uint32_t levels;
+    /**
+     * Degree s actually used.
+     */
+    uint32_t degree;
+    /**
+     * Score bound B = tau R_x R_y.
+     */
+    double score_bound;
+    /**
+     * Relative kernel error eps_s actually achieved (rounded up).
+     */
+    double kernel_rel_err;
+    /**
+     * Worst-case error of the fixed-point feature map (rounded up).
+     */
+    double feature_err;
+    /**
+     * Noise sigma of every node word, in grid units (rounded up).
+     */
+    double sigma;
+};
+
+/**
+ * Public parameters of a DPTree: a private array of `n` values in `[-value_bound,
+ * value_bound]` answering range sums. Every field is public (written into the image).
+ */
+struct dpx_tree_params {
+    /**
+     * Number of values n (capacity), 1 ..= 2^32 - 1.
+     */
+    size_t n;
+    /**
+     * Bound on each value |v_i| <= value_bound (finite, > 0).
+     */
+    double value_bound;
+    /**
+     * `DPX_MECHANISM_GAUSSIAN` ((epsilon, delta)-DP) or `DPX_MECHANISM_LAPLACE` (pure).
+     */
+    dpx_mechanism mechanism;
+    /**
+     * Privacy epsilon (> 0).
+     */
+    double epsilon;
+    /**
+     * Privacy delta in (0, 1) for Gaussian; ignored (and reported as 0) for Laplace.
+     */
+    double delta;
+};
+
+/**
+ * Everything derived from a `dpx_tree_params` (pure).
+ */
+struct dpx_tree_plan {
+    /**
+     * Bytes of the image (`160 + 8n`).
+     */
+    size_t image_bytes;
+    /**
+     * Bytes of the private streaming state (`32 + 8L`; `dpx_tree_begin`/`push`/`finish`).
+     */
+    size_t state_bytes;
+    /**
+     * Tree levels L = floor(log2 n) + 1 (nodes a value touches).
+     */
+    uint32_t levels;
+    /**
+     * Fraction bits F of the fixed-point grid.
+     */
+    int32_t frac_bits;
+    /**
+     * Grid step h = 2^-F (value units).
+     */
+    double grid;
+    /**
+     * Noise scale of every node in value units: sigma (Gaussian) or b (Laplace), rounded up.
+     */
+    double noise_scale;
+};
+
+/**
+ * Facts about an opened DPTree image.
+ */
+struct dpx_tree_info {
+    /**
+     * The parameters the image was built with.
+     */
+    struct dpx_tree_params params;
+    /**
+     * Values appended so far: ranges `[a, b)` with `a < b <= filled` are answerable.
+     */
+    size_t filled;
+    /**
+     * Bytes of the image.
+     */
+    size_t image_bytes;
+};
 
 /**
  * Discrete Gaussian noise, (epsilon, delta)-DP (the default).
@@ -838,6 +1191,256 @@ dpx_status dpx_build_finish(void *image,
                             size_t scratch_bytes);
 
 /**
+ * Validates `*p` and derives the plan into `*out`.
+ *
+ * # Errors
+ * Pointer errors; `DPX_ERR_INVALID_DIMENSION` (cells, n_max), `DPX_ERR_INVALID_RADIUS`
+ * (radius, weight_bound), `DPX_ERR_INVALID_PARAMETER` (mechanism),
+ * `DPX_ERR_INVALID_EPSILON`, `DPX_ERR_INVALID_DELTA`, `DPX_ERR_PRECISION_TOO_LOW`,
+ * `DPX_ERR_SIZE_OVERFLOW`. `*out` is written only on success.
+ *
+ * # Safety
+ * `p` NULL or valid for reading one `dpx_distance_params`; `out` NULL or valid for writing
+ * one `dpx_distance_plan`.
+ */
+dpx_status dpx_distance_plan_new(const struct dpx_distance_params *p,
+                                 struct dpx_distance_plan *out);
+
+/**
+ * Builds a distance image in one call from `n <= p->n_max` points `points[i]` with
+ * weights `weights[i]`.
+ *
+ * # Errors
+ * Pointer, parameter and buffer errors (`image`: `dpx_distance_plan.image_bytes`,
+ * `DPX_ALIGN`); `DPX_ERR_TOO_MANY_ROWS`; `DPX_ERR_NON_FINITE_INPUT`,
+ * `DPX_ERR_OUT_OF_RANGE` (a point outside `[0, R]` or a weight outside `[-R_w, R_w]`);
+ * `DPX_ERR_NULL_CALLBACK`, `DPX_ERR_RNG`. On **any** error the image is zeroised.
+ *
+ * # Safety
+ * `p` NULL or valid for reading a `dpx_distance_params`; `image` NULL or valid for writing
+ * `image_bytes` bytes; `points`, `weights` NULL or valid for reading `n` doubles each;
+ * nobody else writes them during the call; `fill` follows the `dpx_fill_fn` contract.
+ */
+dpx_status dpx_distance_build(const struct dpx_distance_params *p,
+                              void *image,
+                              size_t image_bytes,
+                              const double *points,
+                              const double *weights,
+                              size_t n,
+                              dpx_fill_fn fill,
+                              void *fill_ctx);
+
+/**
+ * Starts a build in `image` (marked "in progress": it cannot be opened until
+ * [`dpx_distance_finish`]).
+ *
+ * # Errors
+ * Pointer, parameter and buffer errors. On any error the image is zeroised.
+ *
+ * # Safety
+ * `p` NULL or valid for reading a `dpx_distance_params`; `image` NULL or valid for writing
+ * `image_bytes` bytes and used by nobody else until the build ends.
+ */
+dpx_status dpx_distance_begin(const struct dpx_distance_params *p,
+                              void *image,
+                              size_t image_bytes);
+
+/**
+ * Adds `n` points with their weights to a build in progress (exact sums, no randomness).
+ *
+ * # Errors
+ * Pointer errors; `DPX_ERR_BAD_MAGIC` (not a distance build in progress) and other image
+ * errors; `DPX_ERR_TOO_MANY_ROWS`, `DPX_ERR_NON_FINITE_INPUT`, `DPX_ERR_OUT_OF_RANGE`:
+ * nothing written, the build goes on.
+ *
+ * # Safety
+ * As [`dpx_distance_begin`] for `image`; `points`, `weights` NULL or valid for reading `n`
+ * doubles each.
+ */
+dpx_status dpx_distance_push(void *image,
+                             size_t image_bytes,
+                             const double *points,
+                             const double *weights,
+                             size_t n);
+
+/**
+ * Noises every node and seals the image, which can then be opened.
+ *
+ * # Errors
+ * Pointer errors; image errors (not a distance build in progress): nothing changed.
+ * `DPX_ERR_NULL_CALLBACK`: nothing changed. `DPX_ERR_RNG`: the image is zeroised.
+ *
+ * # Safety
+ * As [`dpx_distance_begin`] for `image`; `fill` follows the `dpx_fill_fn` contract.
+ */
+dpx_status dpx_distance_finish(void *image,
+                               size_t image_bytes,
+                               dpx_fill_fn fill,
+                               void *fill_ctx);
+
+/**
+ * Validates a finished distance image in full and returns a zero-copy handle in `*out`.
+ *
+ * # Errors
+ * As `dpx_tree_open` (`DPX_ERR_BAD_MAGIC` also for a build in progress or another kind).
+ *
+ * # Safety
+ * `image` NULL or valid for reading `image_bytes` bytes; `out` NULL or valid for writing
+ * one pointer; the image must stay alive and unchanged while the handle is used.
+ */
+dpx_status dpx_distance_open(const void *image,
+                             size_t image_bytes,
+                             const struct dpx_distance **out);
+
+/**
+ * Private estimate of `sum_i w_i |y - x_i|` for a public finite `y`, into `*out`.
+ *
+ * # Errors
+ * `DPX_ERR_NON_FINITE_INPUT` (y); pointer and image errors. `*out` is written only on
+ * success.
+ *
+ * # Safety
+ * `h` NULL or a handle from [`dpx_distance_open`] (image alive and unchanged); `out` NULL
+ * or valid for writing one double.
+ */
+dpx_status dpx_distance_evaluate(const struct dpx_distance *h,
+                                 double y,
+                                 double *out);
+
+/**
+ * Error bound of [`dpx_distance_evaluate`]`(h, y)` at probability `1 - beta`.
+ *
+ * # Errors
+ * `DPX_ERR_NON_FINITE_INPUT`; `DPX_ERR_INVALID_PARAMETER` unless `0 < beta < 1`; pointer
+ * and image errors. `*out` is written only on success.
+ *
+ * # Safety
+ * As [`dpx_distance_evaluate`], with `out` valid for writing one `dpx_bound_parts`.
+ */
+dpx_status dpx_distance_bound(const struct dpx_distance *h,
+                              double y,
+                              double beta,
+                              struct dpx_bound_parts *out);
+
+/**
+ * Validates `*p` and derives the plan into `*out`.
+ *
+ * # Errors
+ * As `dpx_distance_plan_new` (`DPX_ERR_INVALID_DIMENSION` also for dims).
+ *
+ * # Safety
+ * `p` NULL or valid for reading one `dpx_highdim_params`; `out` NULL or valid for writing
+ * one `dpx_highdim_plan`.
+ */
+dpx_status dpx_highdim_plan_new(const struct dpx_highdim_params *p,
+                                struct dpx_highdim_plan *out);
+
+/**
+ * Builds an image in one call from `n` points (`points` is `n x d`, row-major) with
+ * `weights[i]`.
+ *
+ * # Errors
+ * As `dpx_distance_build`. On **any** error the image is zeroised.
+ *
+ * # Safety
+ * As `dpx_distance_build`, with `points` valid for reading `n*d` doubles.
+ */
+dpx_status dpx_highdim_build(const struct dpx_highdim_params *p,
+                             void *image,
+                             size_t image_bytes,
+                             const double *points,
+                             const double *weights,
+                             size_t n,
+                             dpx_fill_fn fill,
+                             void *fill_ctx);
+
+/**
+ * Starts a build in `image` (not openable until [`dpx_highdim_finish`]).
+ *
+ * # Errors
+ * Pointer, parameter and buffer errors. On any error the image is zeroised.
+ *
+ * # Safety
+ * As `dpx_distance_begin`.
+ */
+dpx_status dpx_highdim_begin(const struct dpx_highdim_params *p,
+                             void *image,
+                             size_t image_bytes);
+
+/**
+ * Adds `n` points (`n x d`) with weights to a build in progress.
+ *
+ * # Errors
+ * As `dpx_distance_push`; `d` is read from the image header.
+ *
+ * # Safety
+ * As `dpx_distance_push`, with `points` valid for reading `n*d` doubles.
+ */
+dpx_status dpx_highdim_push(void *image,
+                            size_t image_bytes,
+                            const double *points,
+                            const double *weights,
+                            size_t n);
+
+/**
+ * Noises every node and seals the image.
+ *
+ * # Errors
+ * As `dpx_distance_finish` (`DPX_ERR_RNG` zeroises the image).
+ *
+ * # Safety
+ * As `dpx_distance_finish`.
+ */
+dpx_status dpx_highdim_finish(void *image,
+                              size_t image_bytes,
+                              dpx_fill_fn fill,
+                              void *fill_ctx);
+
+/**
+ * Validates a finished high-dimensional image in full and returns a handle in `*out`.
+ *
+ * # Errors
+ * As `dpx_distance_open`.
+ *
+ * # Safety
+ * As `dpx_distance_open`.
+ */
+dpx_status dpx_highdim_open(const void *image,
+                            size_t image_bytes,
+                            const struct dpx_highdim **out);
+
+/**
+ * Private estimate of `sum_i w_i ||y - x_i||_1` for a public finite `y` (`y_len == d`).
+ *
+ * # Errors
+ * `DPX_ERR_WRONG_LENGTH`, `DPX_ERR_NON_FINITE_INPUT`; pointer and image errors. `*out`
+ * is written only on success.
+ *
+ * # Safety
+ * `h` NULL or a handle from [`dpx_highdim_open`] (image alive and unchanged); `y` NULL or
+ * valid for reading `y_len` doubles; `out` NULL or valid for writing one double.
+ */
+dpx_status dpx_highdim_evaluate(const struct dpx_highdim *h,
+                                const double *y,
+                                size_t y_len,
+                                double *out);
+
+/**
+ * Error bound of [`dpx_highdim_evaluate`]`(h, y)` at probability `1 - beta`.
+ *
+ * # Errors
+ * As [`dpx_highdim_evaluate`]; `DPX_ERR_INVALID_PARAMETER` unless `0 < beta < 1`.
+ *
+ * # Safety
+ * As [`dpx_highdim_evaluate`], with `out` valid for writing one `dpx_bound_parts`.
+ */
+dpx_status dpx_highdim_bound(const struct dpx_highdim *h,
+                             const double *y,
+                             size_t y_len,
+                             double beta,
+                             struct dpx_bound_parts *out);
+
+/**
  * Fills `*p` with the recommended defaults for the given shape: degree 2, tau = 1/sqrt(d),
  * query and key radii d^(1/4) (score bound 1), value radius 1, epsilon = 1, delta = 1e-5, Gaussian
  * noise, flat layout, clip policy, no contribution clipping, gamma = 1, one part.
@@ -870,10 +1473,321 @@ dpx_status dpx_plan_new(const struct dpx_params *p,
                         struct dpx_plan *out);
 
 /**
+ * Validates `*p` and derives the plan into `*out`.
+ *
+ * # Errors
+ * Pointer errors; `DPX_ERR_INVALID_DIMENSION` (d, n_max, block, too many features),
+ * `DPX_ERR_INVALID_DEGREE`, `DPX_ERR_INVALID_RADIUS` (tau, radii, R_w, or B > 64),
+ * `DPX_ERR_INVALID_EPSILON`, `DPX_ERR_INVALID_DELTA`, `DPX_ERR_SIZE_OVERFLOW`. `*out` is
+ * written only on success.
+ *
+ * # Safety
+ * `p` NULL or valid for reading one `dpx_softmax_params`; `out` NULL or valid for writing
+ * one `dpx_softmax_plan`.
+ */
+dpx_status dpx_softmax_plan_new(const struct dpx_softmax_params *p,
+                                struct dpx_softmax_plan *out);
+
+/**
+ * Builds an image in one call from `n` points (`points` is `n x d`) with `weights[i]`.
+ *
+ * # Errors
+ * Pointer, parameter and buffer errors (`image`, and `scratch`:
+ * `dpx_softmax_plan.scratch_bytes`); `DPX_ERR_TOO_MANY_ROWS`, `DPX_ERR_NON_FINITE_INPUT`,
+ * `DPX_ERR_OUT_OF_RANGE` (a point outside its ball, a weight outside its bound);
+ * `DPX_ERR_NULL_CALLBACK`, `DPX_ERR_RNG`. On **any** error the image is zeroised (the
+ * scratch holds only public-size feature vectors of the last point and is zeroised too).
+ *
+ * # Safety
+ * `p` NULL or valid for reading a `dpx_softmax_params`; `image`, `scratch` NULL or valid
+ * for writing their byte lengths; `points` NULL or valid for reading `n*d` doubles,
+ * `weights` `n` doubles; nobody else writes them during the call; `fill` follows the
+ * `dpx_fill_fn` contract.
+ */
+dpx_status dpx_softmax_build(const struct dpx_softmax_params *p,
+                             void *image,
+                             size_t image_bytes,
+                             const double *points,
+                             const double *weights,
+                             size_t n,
+                             dpx_fill_fn fill,
+                             void *fill_ctx,
+                             void *scratch,
+                             size_t scratch_bytes);
+
+/**
+ * Starts a build in `image` (not openable until [`dpx_softmax_finish`]).
+ *
+ * # Errors
+ * Pointer, parameter and buffer errors. On any error the image is zeroised.
+ *
+ * # Safety
+ * `p` NULL or valid for reading a `dpx_softmax_params`; `image` NULL or valid for writing
+ * `image_bytes` bytes and used by nobody else until the build ends.
+ */
+dpx_status dpx_softmax_begin(const struct dpx_softmax_params *p,
+                             void *image,
+                             size_t image_bytes);
+
+/**
+ * Appends `n` points (`n x d`, in order: they fill the blocks) with weights.
+ *
+ * # Errors
+ * Pointer errors; image errors (not a softmax build in progress);
+ * `DPX_ERR_TOO_MANY_ROWS`, `DPX_ERR_NON_FINITE_INPUT`, `DPX_ERR_OUT_OF_RANGE`, scratch
+ * errors: nothing written to the image, the build goes on.
+ *
+ * # Safety
+ * As [`dpx_softmax_begin`] for `image`; `points` NULL or valid for reading `n*d` doubles,
+ * `weights` `n` doubles; `scratch` NULL or valid for writing `scratch_bytes` bytes.
+ */
+dpx_status dpx_softmax_push(void *image,
+                            size_t image_bytes,
+                            const double *points,
+                            const double *weights,
+                            size_t n,
+                            void *scratch,
+                            size_t scratch_bytes);
+
+/**
+ * Noises every node word and seals the image.
+ *
+ * # Errors
+ * Pointer errors; image errors (not a softmax build in progress): nothing changed.
+ * `DPX_ERR_NULL_CALLBACK`: nothing changed. `DPX_ERR_RNG`: the image is zeroised.
+ *
+ * # Safety
+ * As [`dpx_softmax_begin`] for `image`; `fill` follows the `dpx_fill_fn` contract.
+ */
+dpx_status dpx_softmax_finish(void *image,
+                              size_t image_bytes,
+                              dpx_fill_fn fill,
+                              void *fill_ctx);
+
+/**
+ * Validates a finished softmax image in full and returns a handle in `*out`.
+ *
+ * # Errors
+ * As `dpx_tree_open`.
+ *
+ * # Safety
+ * `image` NULL or valid for reading `image_bytes` bytes; `out` NULL or valid for writing
+ * one pointer; the image must stay alive and unchanged while the handle is used.
+ */
+dpx_status dpx_softmax_open(const void *image,
+                            size_t image_bytes,
+                            const struct dpx_softmax **out);
+
+/**
+ * Private estimate of `sum_{i in blocks [block_begin, block_end)} w_i exp(tau <x_i, y>)`
+ * for a public `y` (`y_len == d`, `||y|| <= R_y`), into `*out`.
+ *
+ * # Errors
+ * `DPX_ERR_INVALID_RANGE` unless `block_begin < block_end <= blocks`;
+ * `DPX_ERR_WRONG_LENGTH`; `DPX_ERR_NON_FINITE_INPUT` / `DPX_ERR_OUT_OF_RANGE` (y); scratch
+ * (`DPX_ERR_BUFFER_TOO_SMALL`, `DPX_ERR_MISALIGNED`), pointer and image errors. `*out`
+ * is written only on success.
+ *
+ * # Safety
+ * `h` NULL or a handle from [`dpx_softmax_open`] (image alive and unchanged); `y` NULL or
+ * valid for reading `y_len` doubles; `out` NULL or valid for writing one double; `scratch`
+ * NULL or valid for writing `scratch_bytes` bytes. Many threads may query one handle,
+ * each with its own scratch.
+ */
+dpx_status dpx_softmax_evaluate(const struct dpx_softmax *h,
+                                size_t block_begin,
+                                size_t block_end,
+                                const double *y,
+                                size_t y_len,
+                                double *out,
+                                void *scratch,
+                                size_t scratch_bytes);
+
+/**
+ * Error bound of [`dpx_softmax_evaluate`] over blocks `[block_begin, block_end)`, for
+ * every `y` with `||y|| <= R_y`, at probability `1 - beta` (per query).
+ *
+ * # Errors
+ * `DPX_ERR_INVALID_RANGE`; `DPX_ERR_INVALID_PARAMETER` unless `0 < beta < 1`; pointer and
+ * image errors. `*out` is written only on success.
+ *
+ * # Safety
+ * `h` as in [`dpx_softmax_evaluate`]; `out` NULL or valid for writing one
+ * `dpx_bound_parts`.
+ */
+dpx_status dpx_softmax_bound(const struct dpx_softmax *h,
+                             size_t block_begin,
+                             size_t block_end,
+                             double beta,
+                             struct dpx_bound_parts *out);
+
+/**
  * A static, NUL-terminated, English description of `s`, for every value of `s` (unknown
  * codes get `"unknown dpx_status code"`). Never NULL; the string must not be freed.
  */
 const char *dpx_status_str(dpx_status s);
+
+/**
+ * Validates `*p` and derives the plan into `*out` (buffer sizes, grid, noise scale).
+ *
+ * # Errors
+ * `DPX_ERR_NULL` / `DPX_ERR_MISALIGNED` for the pointers; `DPX_ERR_INVALID_DIMENSION`
+ * (n), `DPX_ERR_INVALID_PARAMETER` (value_bound, mechanism), `DPX_ERR_INVALID_EPSILON`,
+ * `DPX_ERR_INVALID_DELTA`, `DPX_ERR_PRECISION_TOO_LOW`, `DPX_ERR_SIZE_OVERFLOW`. `*out` is
+ * written only on success.
+ *
+ * # Safety
+ * `p` must be NULL or valid for reading one `dpx_tree_params`; `out` NULL or valid for
+ * writing one `dpx_tree_plan`.
+ */
+dpx_status dpx_tree_plan_new(const struct dpx_tree_params *p,
+                             struct dpx_tree_plan *out);
+
+/**
+ * Builds a DPTree image in one call from `n <= p->n` values (a tree built from fewer
+ * values answers ranges inside `[0, n)`). Every node is noised once.
+ *
+ * # Errors
+ * Pointer and parameter errors; `DPX_ERR_BUFFER_TOO_SMALL` / `DPX_ERR_MISALIGNED`
+ * (`image`: `dpx_tree_plan.image_bytes`, `DPX_ALIGN`); `DPX_ERR_OVERLAP`;
+ * `DPX_ERR_TOO_MANY_ROWS` (n > p->n); `DPX_ERR_NON_FINITE_INPUT`, `DPX_ERR_OUT_OF_RANGE`
+ * (a value); `DPX_ERR_NULL_CALLBACK`, `DPX_ERR_RNG`. On **any** error the image is
+ * zeroised (when non-NULL).
+ *
+ * # Safety
+ * `p` NULL or valid for reading a `dpx_tree_params`; `image` NULL or valid for writing
+ * `image_bytes` bytes; `values` NULL or valid for reading `n` doubles; nobody else writes
+ * them during the call; `fill` follows the `dpx_fill_fn` contract with `fill_ctx`.
+ */
+dpx_status dpx_tree_build(const struct dpx_tree_params *p,
+                          void *image,
+                          size_t image_bytes,
+                          const double *values,
+                          size_t n,
+                          dpx_fill_fn fill,
+                          void *fill_ctx);
+
+/**
+ * Starts a stream (continual release): writes an empty but valid image (it may be
+ * opened and published at once) and the private state. Keep the state secret and pass
+ * both buffers to every `dpx_tree_push` and to `dpx_tree_finish`.
+ *
+ * # Errors
+ * Pointer, parameter and buffer errors (`state`: `dpx_tree_plan.state_bytes`,
+ * `DPX_ALIGN`). On any error the image and the state are zeroised (when non-NULL).
+ *
+ * # Safety
+ * `p` NULL or valid for reading a `dpx_tree_params`; `image` and `state` NULL or valid for
+ * writing their byte lengths, and used by nobody else until the stream ends.
+ */
+dpx_status dpx_tree_begin(const struct dpx_tree_params *p,
+                          void *image,
+                          size_t image_bytes,
+                          void *state,
+                          size_t state_bytes);
+
+/**
+ * Appends `n` values to a stream started by [`dpx_tree_begin`], noising and freezing one
+ * node per value; afterwards every range inside the completed prefix is answerable.
+ *
+ * # Errors
+ * Pointer errors; `DPX_ERR_BAD_MAGIC` and other image errors, `DPX_ERR_BUILD_STATE`
+ * (`state` is not the live state of this image); `DPX_ERR_TOO_MANY_ROWS`,
+ * `DPX_ERR_NON_FINITE_INPUT`, `DPX_ERR_OUT_OF_RANGE`: nothing written, the stream goes on.
+ * `DPX_ERR_NULL_CALLBACK`: nothing written. `DPX_ERR_RNG`: image and state zeroised.
+ *
+ * # Safety
+ * As [`dpx_tree_begin`] for `image` and `state`; `values` NULL or valid for reading `n`
+ * doubles; `fill` follows the `dpx_fill_fn` contract with `fill_ctx`.
+ */
+dpx_status dpx_tree_push(void *image,
+                         size_t image_bytes,
+                         void *state,
+                         size_t state_bytes,
+                         const double *values,
+                         size_t n,
+                         dpx_fill_fn fill,
+                         void *fill_ctx);
+
+/**
+ * Ends a stream: zeroises the private state. The image stays valid (and was valid all
+ * along); open it with [`dpx_tree_open`].
+ *
+ * # Errors
+ * Pointer errors, image errors, `DPX_ERR_BUILD_STATE`: nothing changed.
+ *
+ * # Safety
+ * As [`dpx_tree_begin`] for `image` and `state`.
+ */
+dpx_status dpx_tree_finish(void *image,
+                           size_t image_bytes,
+                           void *state,
+                           size_t state_bytes);
+
+/**
+ * Validates a DPTree image in full (magic, version, kind, header CRC, calibration, node
+ * checksum) and returns a zero-copy handle to it in `*out`.
+ *
+ * # Errors
+ * `DPX_ERR_NULL`, `DPX_ERR_MISALIGNED`, `DPX_ERR_OVERLAP`, `DPX_ERR_BUFFER_TOO_SMALL`,
+ * `DPX_ERR_BAD_MAGIC` (not a DPTree image, or a zeroised failed build),
+ * `DPX_ERR_UNSUPPORTED_VERSION`, `DPX_ERR_CORRUPT_IMAGE`, `DPX_ERR_CHECKSUM_MISMATCH`.
+ * `*out` is written only on success.
+ *
+ * # Safety
+ * `image` NULL or valid for reading `image_bytes` bytes; `out` NULL or valid for writing
+ * one pointer. The image must stay alive, and change only through `dpx_tree_push`, while
+ * the handle is used.
+ */
+dpx_status dpx_tree_open(const void *image,
+                         size_t image_bytes,
+                         const struct dpx_tree **out);
+
+/**
+ * Facts about an opened tree: its parameters, `filled`, its size.
+ *
+ * # Errors
+ * Pointer errors; image errors if `t` is not an open DPTree image. `*out` is written
+ * only on success.
+ *
+ * # Safety
+ * `t` NULL or a handle from [`dpx_tree_open`] (image alive, not modified during the
+ * call); `out` NULL or valid for writing one `dpx_tree_info`.
+ */
+dpx_status dpx_tree_info(const struct dpx_tree *t,
+                         struct dpx_tree_info *out);
+
+/**
+ * Noised `sum_{a <= i < b} v_i` into `*out`. Costs no privacy.
+ *
+ * # Errors
+ * `DPX_ERR_INVALID_RANGE` unless `a < b <= filled`; pointer and image errors. `*out` is
+ * written only on success.
+ *
+ * # Safety
+ * As [`dpx_tree_info`], with `out` valid for writing one double.
+ */
+dpx_status dpx_tree_range_sum(const struct dpx_tree *t,
+                              size_t a,
+                              size_t b,
+                              double *out);
+
+/**
+ * Error bound of [`dpx_tree_range_sum`]`(t, a, b)`: `|answer - exact| <= out->total` with
+ * probability `>= 1 - beta`.
+ *
+ * # Errors
+ * `DPX_ERR_INVALID_RANGE`; `DPX_ERR_INVALID_PARAMETER` unless `0 < beta < 1`; pointer and
+ * image errors. `*out` is written only on success.
+ *
+ * # Safety
+ * As [`dpx_tree_info`], with `out` valid for writing one `dpx_bound_parts`.
+ */
+dpx_status dpx_tree_bound(const struct dpx_tree *t,
+                          size_t a,
+                          size_t b,
+                          double beta,
+                          struct dpx_bound_parts *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -10,7 +10,9 @@
 //!    `ffi-tests/*.c` as C99 and `ffi-tests/test_cpp.cpp` as C++17 with `-Wall -Wextra
 //!    -Wpedantic -Werror` under AddressSanitizer and UndefinedBehaviorSanitizer, and runs
 //!    them: the API tests, the golden test (the C API must reproduce the Rust API's golden
-//!    bytes exactly) and the `examples/c` program on the bundled real data. Skipped (with a
+//!    bytes exactly), the DPTree-family test (`test_tree.c`, whose printed answers must
+//!    equal the Rust API's bit for bit, see `tree_expected`) and the `examples/c` program
+//!    on the bundled real data. Skipped (with a
 //!    message) only when no C compiler is found.
 //!
 //! The golden RNG is a SplitMix64 **byte stream** (8 little-endian bytes per step), so a
@@ -544,6 +546,170 @@ fn golden_vectors_are_current() {
 }
 
 // ---------------------------------------------------------------------------------------
+// The DPTree family: what `ffi-tests/test_tree.c` must print, from the Rust API
+// ---------------------------------------------------------------------------------------
+
+/// The inputs of `ffi-tests/test_tree.c` (same formulas: exact binary fractions).
+fn tree_value(i: usize) -> f64 {
+    ((i * 37 % 17) as f64 - 8.0) * 0.125
+}
+fn dist_point(i: usize) -> f64 {
+    (i * 13 % 32) as f64 * 0.03125
+}
+fn dist_weight(i: usize) -> f64 {
+    ((i * 7 % 11) as f64 - 5.0) * 0.25
+}
+fn hd_coord(i: usize, k: usize) -> f64 {
+    ((i * 5 + k * 3) % 16) as f64 * 0.0625
+}
+fn sm_coord(i: usize, k: usize) -> f64 {
+    (((i * 3 + k * 5) % 9) as f64 - 4.0) * 0.125
+}
+fn sm_weight(i: usize) -> f64 {
+    ((i * 5 % 7) as f64 - 3.0) * 0.25
+}
+
+/// Every `VAL` line `test_tree.c` prints, computed with the Rust API (same seeds).
+fn tree_expected() -> Vec<(&'static str, f64)> {
+    use dpxattn::tree::*;
+    let mut out = Vec::new();
+    let values: Vec<f64> = (0..20).map(tree_value).collect();
+    let tp = |n, noise| DPTreeParams {
+        n,
+        value_bound: 1.0,
+        noise,
+        epsilon: 1.0,
+        delta: 1e-6,
+    };
+    // DPTree, Gaussian, n = 20, seed 11.
+    let plan = DPTreePlan::new(&tp(20, Noise::Gaussian)).unwrap();
+    out.push(("tree_plan_noise_scale", plan.calibration.scale_real()));
+    let mut buf = aligned(plan.image_bytes);
+    let img = as_bytes_mut(&mut buf, plan.image_bytes);
+    let t = DPTree::build(&plan, img, &values, &mut StreamRng::new(11)).unwrap();
+    out.push(("tree_g_0_20", t.range_sum(0, 20).unwrap()));
+    out.push(("tree_g_3_17", t.range_sum(3, 17).unwrap()));
+    out.push(("tree_g_5_6", t.range_sum(5, 6).unwrap()));
+    out.push(("tree_g_bound_3_17", t.bound(3, 17, 0.05).unwrap().total));
+    out.push(("tree_stream_3_17", t.range_sum(3, 17).unwrap()));
+    // DPTree, Laplace, n = 13 built from 10 values, seed 12.
+    let plan = DPTreePlan::new(&tp(13, Noise::Laplace)).unwrap();
+    let mut buf = aligned(plan.image_bytes);
+    let img = as_bytes_mut(&mut buf, plan.image_bytes);
+    let t = DPTree::build(&plan, img, &values[..10], &mut StreamRng::new(12)).unwrap();
+    out.push(("tree_l_2_9", t.range_sum(2, 9).unwrap()));
+    out.push(("tree_l_bound_2_9", t.bound(2, 9, 0.1).unwrap().total));
+    // DPTreeDistance, G = 16, R = 1, R_w = 2, 30 points.
+    let x: Vec<f64> = (0..30).map(dist_point).collect();
+    let w: Vec<f64> = (0..30).map(dist_weight).collect();
+    for (noise, seed) in [(Noise::Gaussian, 21), (Noise::Laplace, 22)] {
+        let plan = DistancePlan::new(&DistanceParams {
+            cells: 16,
+            radius: 1.0,
+            weight_bound: 2.0,
+            n_max: 30,
+            noise,
+            epsilon: 1.0,
+            delta: 1e-6,
+        })
+        .unwrap();
+        let mut buf = aligned(plan.image_bytes);
+        let img = as_bytes_mut(&mut buf, plan.image_bytes);
+        let d = DPTreeDistance::build(&plan, img, &x, &w, &mut StreamRng::new(seed)).unwrap();
+        if noise == Noise::Gaussian {
+            out.push(("dist_g_m05", d.evaluate(-0.5).unwrap()));
+            out.push(("dist_g_03", d.evaluate(0.3).unwrap()));
+            out.push(("dist_g_17", d.evaluate(1.7).unwrap()));
+            out.push(("dist_g_bound_03", d.bound(0.3, 0.05).unwrap().total));
+        } else {
+            out.push(("dist_l_03", d.evaluate(0.3).unwrap()));
+            out.push(("dist_l_bound_03", d.bound(0.3, 0.05).unwrap().total));
+        }
+    }
+    // DPTreeHighDim, d = 3, G = 8, 12 points, seed 31.
+    let x: Vec<f64> = (0..12)
+        .flat_map(|i| (0..3).map(move |k| hd_coord(i, k)))
+        .collect();
+    let w: Vec<f64> = (0..12).map(dist_weight).collect();
+    let plan = HighDimPlan::new(&HighDimParams {
+        dims: 3,
+        cells: 8,
+        radius: 1.0,
+        weight_bound: 2.0,
+        n_max: 12,
+        noise: Noise::Gaussian,
+        epsilon: 2.0,
+        delta: 1e-6,
+    })
+    .unwrap();
+    let mut buf = aligned(plan.image_bytes);
+    let img = as_bytes_mut(&mut buf, plan.image_bytes);
+    let h = DPTreeHighDim::build(&plan, img, &x, &w, &mut StreamRng::new(31)).unwrap();
+    let y = [0.1, 0.5, 0.9];
+    out.push(("hd_g_y", h.evaluate(&y).unwrap()));
+    out.push(("hd_g_bound_y", h.bound(&y, 0.05).unwrap().total));
+    // DPTreeSoftmax, d = 3, s = 2, tau = 0.5, 16 points in blocks of 4, seed 41.
+    let x: Vec<f64> = (0..16)
+        .flat_map(|i| (0..3).map(move |k| sm_coord(i, k)))
+        .collect();
+    let w: Vec<f64> = (0..16).map(sm_weight).collect();
+    let plan = SoftmaxPlan::new(&SoftmaxParams {
+        dims: 3,
+        degree: 2,
+        kernel_rel_err: 0.0,
+        score_scale: 0.5,
+        radius_x: 1.0,
+        radius_y: 1.0,
+        weight_bound: 1.0,
+        n_max: 16,
+        block: 4,
+        epsilon: 1.0,
+        delta: 1e-5,
+    })
+    .unwrap();
+    let mut buf = aligned(plan.image_bytes);
+    let mut sbuf = aligned(plan.scratch_bytes);
+    let img = as_bytes_mut(&mut buf, plan.image_bytes);
+    let scr = as_bytes_mut(&mut sbuf, plan.scratch_bytes);
+    let s = DPTreeSoftmax::build(&plan, img, &x, &w, scr, &mut StreamRng::new(41)).unwrap();
+    let y = [0.25, -0.5, 0.125];
+    out.push(("sm_0_4", s.evaluate(&y, 0, 4, scr).unwrap()));
+    out.push(("sm_1_3", s.evaluate(&y, 1, 3, scr).unwrap()));
+    out.push(("sm_bound_1_3", s.bound(1, 3, 0.05).unwrap().total));
+    out
+}
+
+/// Checks that the `VAL name hex` lines of `test_tree`'s output are exactly
+/// [`tree_expected`], bit for bit.
+fn check_tree_values(text: &str) {
+    let got: Vec<(String, u64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("VAL "))
+        .map(|l| {
+            let (name, hex) = l.split_once(' ').expect("VAL name hex");
+            let bits = u64::from_str_radix(hex.trim(), 16).expect("hex bits");
+            (name.to_string(), bits)
+        })
+        .collect();
+    let want = tree_expected();
+    assert_eq!(got.len(), want.len(), "test_tree printed {got:?}");
+    for (name, value) in want {
+        let bits = got
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("test_tree did not print {name}"))
+            .1;
+        assert_eq!(
+            bits,
+            value.to_bits(),
+            "{name}: C gave {} (0x{bits:016x}), Rust gives {value} (0x{:016x})",
+            f64::from_bits(bits),
+            value.to_bits()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Building and running the C and C++ tests
 // ---------------------------------------------------------------------------------------
 
@@ -651,7 +817,7 @@ fn c_and_cpp_tests_pass() {
 
     // Every entry point of the header is exercised from C.
     let mut c_sources = String::new();
-    for f in ["test_api.c", "test_golden.c", "test_cpp.cpp"] {
+    for f in ["test_api.c", "test_golden.c", "test_tree.c", "test_cpp.cpp"] {
         c_sources += &std::fs::read_to_string(root().join("ffi-tests").join(f)).unwrap();
     }
     let fns = header_functions();
@@ -700,6 +866,7 @@ fn c_and_cpp_tests_pass() {
             "test_golden",
             vec![ffi.join("test_golden.c"), common.clone()],
         ),
+        ("test_tree", vec![ffi.join("test_tree.c"), common.clone()]),
         (
             "dpx_example",
             vec![root().join("examples").join("c").join("dpx_example.c")],
@@ -755,6 +922,7 @@ fn c_and_cpp_tests_pass() {
     let mut runs: Vec<(String, Vec<String>)> = vec![
         ("test_api".into(), vec![]),
         ("test_golden".into(), vec![]),
+        ("test_tree".into(), vec![]),
         (
             "dpx_example".into(),
             vec![
@@ -774,6 +942,9 @@ fn c_and_cpp_tests_pass() {
         let mut cmd = Command::new(work.join(&name));
         cmd.args(&args).current_dir(root()).envs(env);
         let text = run(&mut cmd, &name);
+        if name == "test_tree" {
+            check_tree_values(&text);
+        }
         eprintln!("--- {name}\n{}", text.trim_end());
     }
 }

@@ -83,7 +83,7 @@ fn elements(rows: usize, dim: usize) -> FfiResult<usize> {
 ///
 /// # Safety
 /// `image` must be NULL or valid for writing `image_bytes` bytes.
-unsafe fn zeroise_image(image: *mut c_void, image_bytes: usize) {
+pub(super) unsafe fn zeroise_image(image: *mut c_void, image_bytes: usize) {
     // Alignment does not matter for bytes; NULL, empty or wrapping buffers are skipped.
     if let Ok(s) = super::check::output(image.cast::<u8>(), image_bytes) {
         // SAFETY: the caller's precondition; no reference to the image is alive here.

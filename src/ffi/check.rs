@@ -133,6 +133,11 @@ impl<T> Span<T> {
         }
     }
 
+    /// The length in bytes (0 for an empty span).
+    pub(crate) fn region_len(&self) -> usize {
+        self.bytes
+    }
+
     /// The elements as a shared slice.
     ///
     /// # Safety

@@ -53,10 +53,14 @@ extern crate std;
 mod attn;
 mod build;
 mod check;
+mod distance;
+mod highdim;
 mod params;
 mod plan;
 mod rng;
+mod softmax_tree;
 mod status;
+mod tree;
 
 pub use attn::{
     dpx_attn, dpx_attn_info, dpx_attn_plan, dpx_bound, dpx_image_size, dpx_open, dpx_query,
@@ -66,13 +70,33 @@ pub use build::{
     dpx_build, dpx_build_begin, dpx_build_finish, dpx_build_i8, dpx_build_i16, dpx_build_push,
     dpx_build_push_i8, dpx_build_push_i16,
 };
+pub use distance::{
+    dpx_distance, dpx_distance_begin, dpx_distance_bound, dpx_distance_build,
+    dpx_distance_evaluate, dpx_distance_finish, dpx_distance_open, dpx_distance_params,
+    dpx_distance_plan, dpx_distance_plan_new, dpx_distance_push,
+};
+pub use highdim::{
+    dpx_highdim, dpx_highdim_begin, dpx_highdim_bound, dpx_highdim_build, dpx_highdim_evaluate,
+    dpx_highdim_finish, dpx_highdim_open, dpx_highdim_params, dpx_highdim_plan,
+    dpx_highdim_plan_new, dpx_highdim_push,
+};
 pub use params::{
     DPX_FLAG_REJECT, DPX_MECHANISM_GAUSSIAN, DPX_MECHANISM_LAPLACE, dpx_mechanism, dpx_params,
     dpx_params_init,
 };
 pub use plan::{dpx_plan, dpx_plan_new};
 pub use rng::dpx_fill_fn;
+pub use softmax_tree::{
+    dpx_softmax, dpx_softmax_begin, dpx_softmax_bound, dpx_softmax_build, dpx_softmax_evaluate,
+    dpx_softmax_finish, dpx_softmax_open, dpx_softmax_params, dpx_softmax_plan,
+    dpx_softmax_plan_new, dpx_softmax_push,
+};
 pub use status::*;
+pub use tree::{
+    dpx_bound_parts, dpx_tree, dpx_tree_begin, dpx_tree_bound, dpx_tree_build, dpx_tree_finish,
+    dpx_tree_info, dpx_tree_open, dpx_tree_params, dpx_tree_plan, dpx_tree_plan_new, dpx_tree_push,
+    dpx_tree_range_sum,
+};
 
 /// Alignment in bytes required of every image and scratch buffer (`DPX_ALIGN`).
 ///

@@ -216,6 +216,11 @@ impl<'a> DPTreeHighDim<'a> {
         Ok(DPTreeHighDim(View::open(image, Kind::HighDim)?))
     }
 
+    /// [`open`](Self::open) without the node checksum (the C ABI's handle re-open).
+    pub(crate) fn open_trusted(image: &'a [u8]) -> Result<Self> {
+        Ok(DPTreeHighDim(View::open_trusted(image, Kind::HighDim)?))
+    }
+
     /// The plan the image was built with.
     pub fn plan(&self) -> HighDimPlan {
         HighDimPlan::from_engine(self.0.plan())

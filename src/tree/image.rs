@@ -262,6 +262,31 @@ pub(crate) fn ext_range(h: &Header) -> core::ops::Range<usize> {
     ext_at(h.parts)..nodes_at(h)
 }
 
+/// Total bytes of the image whose header starts `buf` (at least [`HEADER_BYTES`] bytes),
+/// from the header's size fields alone: magic `magic`, version and sizes are checked, the
+/// rest is left to [`read_header`] on the whole image. Lets the C ABI turn a handle (a
+/// pointer to the image) back into a slice of the right length.
+pub(crate) fn stored_len(buf: &[u8], magic: [u8; 4]) -> Result<usize> {
+    if buf.len() < HEADER_BYTES {
+        return Err(Error::BufferTooSmall);
+    }
+    if rd::<4>(buf, 0)? != magic {
+        return Err(Error::BadMagic);
+    }
+    if rd_u16(buf, 4)? != VERSION {
+        return Err(Error::UnsupportedVersion);
+    }
+    let parts = rd_u16(buf, 10)?;
+    let leaves = rd_u64(buf, 16)?;
+    let width = rd_u32(buf, 84)?;
+    let ext = rd_u32(buf, 96)?;
+    if parts == 0 || leaves == 0 || width == 0 || ext % 8 != 0 {
+        return Err(Error::CorruptImage);
+    }
+    image_bytes(u64::from(parts), leaves, u64::from(width), u64::from(ext))
+        .map_err(|_| Error::CorruptImage)
+}
+
 /// Decode and validate the header of `buf` whose magic must be `magic`: version, kind,
 /// consistent sizes (the buffer holds the whole image) and the header check. Node words
 /// are checked separately by [`verify_nodes`].

@@ -67,6 +67,23 @@ pub use softmax::{
 
 use crate::{Error, Result};
 
+/// Bytes of a tree-family image header: the first bytes of an image that
+/// [`finished_image_len`] needs.
+pub(crate) const IMAGE_HEADER_BYTES: usize = image::HEADER_BYTES;
+
+/// Total bytes of the finished tree-family image whose first [`IMAGE_HEADER_BYTES`] bytes
+/// are `head` (magic, version and size fields only; the C ABI's handle re-open).
+pub(crate) fn finished_image_len(head: &[u8]) -> Result<usize> {
+    image::stored_len(head, image::MAGIC_DONE)
+}
+
+/// The dimension `d` of a build in progress (distance, high-dim or softmax): the C ABI
+/// sizes the `n × d` point array of a push before re-attaching the builder.
+pub(crate) fn building_dims(image: &[u8]) -> Result<usize> {
+    let h = image::read_header(image, image::MAGIC_BUILDING)?;
+    Ok(h.dims as usize)
+}
+
 /// Which noise the nodes get.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -182,6 +182,15 @@ impl<'a> DPTree<'a> {
     /// image), [`Error::UnsupportedVersion`], [`Error::ChecksumMismatch`],
     /// [`Error::CorruptImage`].
     pub fn open(image: &'a [u8]) -> Result<Self> {
+        let t = Self::open_trusted(image)?;
+        image::verify_nodes(image, &t.header)?;
+        Ok(t)
+    }
+
+    /// [`open`](Self::open) without the O(n) node checksum: the header (CRC-32C), kind,
+    /// sizes and calibration are still validated, so every later read stays inside the
+    /// image. For the C ABI, whose handles re-open an image that `open` checked before.
+    pub(crate) fn open_trusted(image: &'a [u8]) -> Result<Self> {
         let header = image::read_header(image, MAGIC_DONE)?;
         if header.kind != Kind::Range
             || header.parts != 1
@@ -202,7 +211,6 @@ impl<'a> DPTree<'a> {
             part.scale_den,
             header.levels,
         )?;
-        image::verify_nodes(image, &header)?;
         Ok(DPTree { image, header, cal })
     }
 

@@ -758,12 +758,19 @@ impl<'a> DPTreeSoftmax<'a> {
     /// unfinished build), [`Error::UnsupportedVersion`], [`Error::ChecksumMismatch`],
     /// [`Error::CorruptImage`].
     pub fn open(image: &'a [u8]) -> Result<Self> {
+        let t = Self::open_trusted(image)?;
+        image::verify_nodes(image, &t.header)?;
+        Ok(t)
+    }
+
+    /// [`open`](Self::open) without the O(G·r) node checksum (header, kernel constants and
+    /// sizes are still validated): the C ABI's per-call re-open of a handle.
+    pub(crate) fn open_trusted(image: &'a [u8]) -> Result<Self> {
         let header = image::read_header(image, MAGIC_DONE)?;
         let plan = SoftmaxPlan::from_image(&header, image)?;
         if header.filled != header.leaves {
             return Err(Error::CorruptImage);
         }
-        image::verify_nodes(image, &header)?;
         Ok(DPTreeSoftmax {
             image,
             header,
