@@ -24,7 +24,8 @@ pub enum Error {
     /// The polynomial degree must be even, ≥ 2 and ≤ the supported maximum, or the target
     /// kernel error cannot be met by any supported degree.
     InvalidDegree,
-    /// A radius, score scale or γ is not finite and > 0, or the score bound B is too large.
+    /// A radius, score scale or γ is not finite and > 0 or outside its documented range
+    /// (see `mechanism::Params`), or the score bound B is too large.
     InvalidRadius,
     /// The contribution-clipping bound is not finite, or not in (0, 1].
     InvalidClip,

@@ -335,6 +335,11 @@ pub unsafe extern "C" fn dpx_query_batch(
         // SAFETY: forwarded precondition.
         let (attn, img) = unsafe { handle(a) }?;
         let (d, dv) = (attn.d(), attn.dv());
+        // d, dv ≥ 1 for a validated image: the check keeps division and chunking by zero
+        // (panic paths) out of the binary (`.ci/harden.sh` checks for them).
+        if d == 0 || dv == 0 {
+            return Err(super::status::DPX_ERR_CORRUPT_IMAGE);
+        }
         if !q_len.is_multiple_of(d) {
             return Err(DPX_ERR_WRONG_LENGTH);
         }
@@ -369,8 +374,21 @@ pub unsafe extern "C" fn dpx_query_batch(
         if sv.len() < attn.query_scratch_bytes() {
             return Err(super::status::DPX_ERR_BUFFER_TOO_SMALL);
         }
+        // A tree image of zero rows has no block to query: refuse before writing anything
+        // (the loop below would fail on the first query and zero-fill `out`).
+        if m > 0 && attn.blocks() == 0 {
+            return Err(super::status::DPX_ERR_INVALID_RANGE);
+        }
         let mut infos = iv.iter_mut();
-        for (qi, oi) in qv.chunks_exact(d).zip(ov.chunks_exact_mut(dv)) {
+        // Indexed rows rather than `chunks_exact(d).zip(..)`, whose out-of-line `Zip::new`
+        // keeps a division-by-zero panic path in the binary.
+        for row in 0..m {
+            let (Some(qi), Some(oi)) = (
+                qv.get(row * d..(row + 1) * d),
+                ov.get_mut(row * dv..(row + 1) * dv),
+            ) else {
+                return Err(DPX_ERR_WRONG_LENGTH); // unreachable: lengths checked above
+            };
             match attn.query(qi, oi, sv) {
                 Ok(r) => {
                     if let Some(slot) = infos.next() {

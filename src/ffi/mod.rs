@@ -144,4 +144,6 @@ const fn parse_u32(s: &str) -> u32 {
 }
 
 #[cfg(test)]
+mod faults;
+#[cfg(test)]
 mod tests;

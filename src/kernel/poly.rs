@@ -236,33 +236,47 @@ impl PolyKernel {
         pos += 1;
         let mut k = 1usize; // depth of the node being produced
         // The loop visits every monomial once; it ends when the depth-1 index passes d.
-        loop {
-            let i = idx[k - 1];
-            let m = if k >= 2 && idx[k - 2] == i {
-                run[k - 2] + 1
-            } else {
-                1
+        // 1 ≤ k ≤ s ≤ MAX_DEGREE throughout, so every `get` below succeeds; `get` instead
+        // of indexing keeps bounds-check panics out of the binary (`.ci/harden.sh`).
+        while let Some(&i) = idx.get(k.wrapping_sub(1)) {
+            let m = match (idx.get(k.wrapping_sub(2)), run.get(k.wrapping_sub(2))) {
+                (Some(&prev), Some(&r)) if k >= 2 && prev == i => r + 1,
+                _ => 1,
             };
-            run[k - 1] = m;
+            if let Some(r) = run.get_mut(k - 1) {
+                *r = m;
+            }
             let xi = i64::from(x.get(i).copied().unwrap_or(0));
             let cm = i64::from(*self.c.get(m - 1).unwrap_or(&0));
+            let prev = val.get(k - 1).copied().unwrap_or(0);
             // |val| ≤ 2³⁰(1+2⁻²⁰) and |x_i| ≤ 2³⁰: the product is < 2⁶¹; after rounding to
-            // Q30, times c_m ≤ 2³⁰: < 2⁶¹ again. No overflow.
-            let t = round_shr_fast(val[k - 1] * xi, 30);
-            let v = round_shr_fast(t * cm, C_FRAC);
-            val[k] = v;
+            // Q30, times c_m ≤ 2³⁰: < 2⁶¹ again. No overflow — for constants made by
+            // `constants`. `from_constants` accepts any c_m ≤ 2³⁰, for which val can grow
+            // by 8× per level; saturate so such a kernel gives garbage, never a panic
+            // (identical results whenever the bound above holds).
+            let t = round_shr_fast(prev.saturating_mul(xi), 30);
+            let v = round_shr_fast(t.saturating_mul(cm), C_FRAC);
+            if let Some(slot) = val.get_mut(k) {
+                *slot = v;
+            }
             if let Some(o) = out.get_mut(pos) {
                 *o = crate::fixed::sat_i32(v);
             }
             pos += 1;
             if k < s {
-                idx[k] = i;
+                if let Some(slot) = idx.get_mut(k) {
+                    *slot = i;
+                }
                 k += 1;
                 continue;
             }
             loop {
-                idx[k - 1] += 1;
-                if idx[k - 1] < d {
+                let Some(slot) = idx.get_mut(k - 1) else {
+                    k = 0;
+                    break;
+                };
+                *slot += 1;
+                if *slot < d {
                     break;
                 }
                 k -= 1;

@@ -157,14 +157,24 @@ pub fn build_begin(plan: &Plan, image: &mut [u8], scratch: &mut [u8]) -> Result<
     if !aligned(image) || !aligned(scratch) {
         return Err(Error::Misaligned);
     }
-    zeroise(
-        &mut image[..s.image_bytes],
-        &mut scratch[..s.build_scratch_bytes],
-    );
+    // The lengths were checked above; `get_mut` keeps the impossible panics out of the
+    // binary (no panic is reachable from the C ABI: `.ci/harden.sh`).
+    let (img, scr) = match (
+        image.get_mut(..s.image_bytes),
+        scratch.get_mut(..s.build_scratch_bytes),
+    ) {
+        (Some(i), Some(c)) => (i, c),
+        _ => return Err(Error::BufferTooSmall),
+    };
+    zeroise(img, scr);
     image::write_header(image, plan, BUILDING, 0);
     let crc = image::header_crc_rows_zero(image);
-    scratch[0..8].copy_from_slice(&STATE_MAGIC.to_le_bytes());
-    scratch[8..12].copy_from_slice(&crc.to_le_bytes());
+    if let Some((magic, rest)) = scratch.split_first_chunk_mut::<8>() {
+        *magic = STATE_MAGIC.to_le_bytes();
+        if let Some((c, _)) = rest.split_first_chunk_mut::<4>() {
+            *c = crc.to_le_bytes();
+        }
+    }
     Ok(())
 }
 
@@ -174,12 +184,8 @@ pub fn build_begin(plan: &Plan, image: &mut [u8], scratch: &mut [u8]) -> Result<
 /// the caller's during the header parsing, the deepest stack path of a build step.
 #[inline(always)]
 fn load_state(image: &mut [u8], scratch: &[u8]) -> Result<(Plan, u32)> {
-    let magic = image
-        .get(0..4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    let state = scratch
-        .get(0..8)
-        .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]));
+    let magic = image.first_chunk::<4>().map(|b| u32::from_le_bytes(*b));
+    let state = scratch.first_chunk::<8>().map(|b| u64::from_le_bytes(*b));
     if magic != Some(BUILDING) || state != Some(STATE_MAGIC) {
         return Err(Error::BuildState);
     }
@@ -197,8 +203,9 @@ fn load_state(image: &mut [u8], scratch: &[u8]) -> Result<(Plan, u32)> {
     // Recompute the header checksum as written at `begin` (row count 0), in pieces so that
     // no header copy lands on the stack.
     let want = scratch
-        .get(8..12)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        .get(8..)
+        .and_then(|b| b.first_chunk::<4>())
+        .map(|b| u32::from_le_bytes(*b));
     if Some(image::header_crc_rows_zero(image)) != want {
         return Err(Error::BuildState);
     }
@@ -227,9 +234,11 @@ fn carve<'s>(plan: &Plan, scratch: &'s mut [u8]) -> Result<Work<'s>> {
     let (om_off, om_len) = s.scratch_omega();
     let (x_off, x_len) = s.scratch_x();
     let region = scratch.get_mut(acc_off..).ok_or(Error::BufferTooSmall)?;
-    let (acc, rest) = region.split_at_mut(psi_off - acc_off);
-    let (psi, rest) = rest.split_at_mut(om_off - psi_off);
-    let (omega, rest) = rest.split_at_mut(x_off - om_off);
+    let split =
+        |b: &'s mut [u8], at: usize| b.split_at_mut_checked(at).ok_or(Error::BufferTooSmall);
+    let (acc, rest) = split(region, psi_off - acc_off)?;
+    let (psi, rest) = split(rest, om_off - psi_off)?;
+    let (omega, rest) = split(rest, x_off - om_off)?;
     let acc = bytemuck::try_cast_slice_mut::<u8, i64>(
         acc.get_mut(..acc_len).ok_or(Error::BufferTooSmall)?,
     )
@@ -268,7 +277,8 @@ pub fn build_push<R: TryRng + TryCryptoRng + ?Sized>(
     if !keys.len().is_multiple_of(d) {
         return Err(Error::WrongLength);
     }
-    let rows = keys.len() / d;
+    // d ≥ 1 (validated header): `checked_div` only keeps a division by zero out of the binary.
+    let rows = keys.len().checked_div(d).ok_or(Error::BuildState)?;
     if values.len() != rows.checked_mul(dv).ok_or(Error::WrongLength)? {
         return Err(Error::WrongLength);
     }
@@ -313,6 +323,9 @@ fn push_rows<R: TryRng + ?Sized>(
     let mut w = carve(plan, scratch)?;
     let entries = plan.shape.entries_per_node;
     let r = plan.shape.r;
+    if r == 0 {
+        return Err(Error::BuildState); // impossible (r ≥ 1); keeps `chunks_exact` panic-free
+    }
     let sh = 60 - plan.f_noise;
     let mut n = n0;
     for i in 0..rows {
@@ -349,7 +362,10 @@ fn row_features(
     let x = w.x.get_mut(..d).ok_or(Error::BufferTooSmall)?;
     keys.normalise(i, p.radius_k, 1.0, 0, x)?;
     plan.kernel.map(x, w.psi)?;
-    let (vpart, gpart) = w.omega.split_at_mut(dv);
+    let (vpart, gpart) = w
+        .omega
+        .split_at_mut_checked(dv)
+        .ok_or(Error::BufferTooSmall)?;
     values.normalise(i, p.radius_v, 1.0 / wnorm, sq(plan.g), vpart)?;
     if let Some(gslot) = gpart.first_mut() {
         *gslot = plan.g;
@@ -419,7 +435,10 @@ fn complete_block<R: TryRng + ?Sized>(
 ) -> Result<()> {
     let s = &plan.shape;
     let e = s.entries_per_node;
-    let (lvl0, upper) = acc.split_at_mut(e);
+    if e == 0 {
+        return Err(Error::BuildState); // impossible (e ≥ 2); keeps `chunks_exact` panic-free
+    }
+    let (lvl0, upper) = acc.split_at_mut_checked(e).ok_or(Error::BufferTooSmall)?;
     for node in upper.chunks_exact_mut(e) {
         for (a, &x) in node.iter_mut().zip(lvl0.iter()) {
             *a += x;

@@ -272,6 +272,15 @@ pub(crate) fn validate(b: &[u8]) -> Result<(Plan, u32)> {
     if c.finish() != ru32(b, OFF_CRC) {
         return Err(Error::ChecksumMismatch);
     }
+    // The checksum only guards against accidents: a header whose CRC was recomputed after
+    // editing must still describe a plan `Plan::new` could have made, or the query would
+    // run on constants nothing was proven for (found by the `open` fuzz target: forged
+    // kernel constants overflowed the feature map; a forged γ, radius or floor made the
+    // outputs NaN or infinite). Done here, once per open, and not in `read_header`, which
+    // also serves the per-query re-validation of C handles (images `dpx_open` validated in
+    // full) and the build state (a header this crate wrote): the recomputation costs
+    // microseconds on a host and far more in soft-float f64 on a Cortex-M0.
+    plan.check_header()?;
     Ok((plan, n))
 }
 

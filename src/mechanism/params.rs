@@ -43,7 +43,8 @@ pub struct Params {
     pub kernel_rel_err: f64,
     /// Score scale τ (usually 1/√d).
     pub score_scale: f64,
-    /// L2 radius of queries (raw units); queries outside are clipped.
+    /// L2 radius of queries (raw units); queries outside are clipped. All three radii lie
+    /// in [[`MIN_RADIUS`](super::MIN_RADIUS), [`MAX_RADIUS`](super::MAX_RADIUS)].
     pub radius_q: f64,
     /// L2 radius of keys (raw units).
     pub radius_k: f64,
@@ -62,7 +63,7 @@ pub struct Params {
     /// Contribution clipping bound C in (0, 1] as a fraction of the largest possible
     /// payload norm; 0 = off. See `mechanism` docs.
     pub clip: f64,
-    /// γ > 0: the weight of the denominator column relative to the values.
+    /// γ ∈ [10⁻⁶, 10⁶]: the weight of the denominator column relative to the values.
     pub gamma: f64,
     /// Number of structures released together over the **same rows** (e.g. the heads of
     /// one prompt), each built with these parameters; (ε, δ) is the budget of them all

@@ -17,6 +17,10 @@ pub const MAX_SCORE_BOUND: f64 = 64.0;
 /// u128 sampling.
 const TARGET_NOISE_UNITS: f64 = 268_435_456.0;
 
+/// Smallest accepted radius (`radius_q`, `radius_k`, `radius_v`).
+pub const MIN_RADIUS: f64 = 1e-30;
+/// Largest accepted radius: outputs (inside the `radius_v` ball) stay finite in f32.
+pub const MAX_RADIUS: f64 = 1e30;
 /// Largest integer noise scale the plan asks of the samplers (their exact range ends at 2⁴⁸).
 const MAX_NOISE_UNITS: f64 = 140_737_488_355_328.0; // 2^47
 
@@ -71,26 +75,26 @@ impl Plan {
     /// [`Error::InvalidRadius`], [`Error::InvalidClip`], [`Error::SizeOverflow`] (the
     /// structure does not fit in `usize`/`u32`), [`Error::PrecisionTooLow`].
     pub fn new(params: &Params) -> Result<Plan> {
-        let p = *params;
+        let mut p = *params;
         validate(&p)?;
-        let b = p.score_scale * p.radius_q * p.radius_k;
-        if !(b.is_finite() && b > 0.0 && b <= MAX_SCORE_BOUND) {
-            return Err(Error::InvalidRadius);
-        }
-        let degree = choose_degree(&p, b)?;
-        let phi_sq = taylor::eval_upper(degree, b);
-        let (psi0, c) = PolyKernel::constants(degree, b, phi_sq);
-        let kernel = PolyKernel::from_constants(p.d, degree, psi0, c)?;
-        let shape = Shape::new(&p, kernel.features())?;
-
-        let w = libm::sqrt(1.0 + p.gamma * p.gamma);
-        let g = libm::floor(p.gamma / w * (1u64 << 30) as f64 * (1.0 - MARGIN)) as i32;
-        let clip_q = if p.clip > 0.0 {
-            libm::floor(p.clip * (1u64 << 30) as f64) as i32
-        } else {
-            0
-        };
-        let exact_const = clip_q == 0;
+        let b = score_bound(&p)?;
+        // Record the degree actually used, so that `params()` (and a plan read back from
+        // an image, whose header stores the degree) agree.
+        p.degree = choose_degree(&p, b)?;
+        let Derived {
+            b,
+            kernel,
+            shape,
+            g,
+            clip_q,
+            exact_const,
+            f_query,
+            eps_s,
+            ratio_lo,
+            ratio_hi,
+            min_kernel,
+        } = Derived::new(&p)?;
+        let psi0 = kernel.psi0();
         let entries = shape.entries_per_node as f64;
         let noised = if exact_const { entries - 1.0 } else { entries };
 
@@ -197,17 +201,6 @@ impl Plan {
         if libm::ldexp(1.0, -(f_store as i32)) > 0.01 * std {
             return Err(Error::PrecisionTooLow);
         }
-        // Query: |Σ_α ψ_α·word| ≤ ‖ψ‖·‖column‖ ≤ 2^Fq·√r·2³¹ per node, summed over at most
-        // `max_query_nodes` nodes, must stay < 2⁶³.
-        let r_bits = bits_for(kernel.features() as u64).div_ceil(2);
-        let q_bits = bits_for(u64::from(shape.max_query_nodes));
-        let f_query = 31u32.saturating_sub(r_bits + q_bits).min(30);
-
-        let eps_s = taylor::rel_err(degree, b);
-        let ratio_lo = (taylor::eval_lower(degree, b) * libm::exp(-b) * (1.0 - MARGIN)).max(0.0);
-        let ratio_hi = taylor::eval_upper(degree, -b) * libm::exp(b) * (1.0 + MARGIN);
-        let min_kernel = taylor::min_on(degree, b) / phi_sq * (1.0 - MARGIN);
-
         Ok(Plan {
             params: p,
             kernel,
@@ -253,8 +246,8 @@ impl Plan {
     /// [`Error::BufferTooSmall`].
     pub fn read_from(bytes: &[u8]) -> Result<Plan> {
         let magic = bytes
-            .get(0..4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .first_chunk::<4>()
+            .map(|b| u32::from_le_bytes(*b))
             .ok_or(Error::BufferTooSmall)?;
         if magic != super::image::PLAN_MAGIC {
             return Err(Error::BadMagic);
@@ -354,6 +347,111 @@ impl Plan {
     }
 }
 
+/// The score bound B = τ·r_q·r_k of valid parameters.
+fn score_bound(p: &Params) -> Result<f64> {
+    let b = p.score_scale * p.radius_q * p.radius_k;
+    if !(b.is_finite() && b > 0.0 && b <= MAX_SCORE_BOUND) {
+        return Err(Error::InvalidRadius);
+    }
+    Ok(b)
+}
+
+/// Everything a plan derives from its parameters (with the degree chosen) without the
+/// privacy calibration: a pure, deterministic function (integer and libm arithmetic).
+///
+/// An image header stores these numbers for the query; [`Plan::check_header`] recomputes
+/// them, so a header that passes its checksum but was forged or produced by a buggy writer
+/// cannot feed the query inconsistent constants (e.g. kernel constants whose feature map
+/// overflows, or a denominator floor that makes the output non-finite).
+struct Derived {
+    b: f64,
+    kernel: PolyKernel,
+    shape: Shape,
+    g: i32,
+    clip_q: i32,
+    exact_const: bool,
+    f_query: u32,
+    eps_s: f64,
+    ratio_lo: f64,
+    ratio_hi: f64,
+    min_kernel: f64,
+}
+
+impl Derived {
+    /// `p` must be valid and `p.degree` the degree in use.
+    fn new(p: &Params) -> Result<Derived> {
+        let b = score_bound(p)?;
+        let degree = p.degree;
+        let phi_sq = taylor::eval_upper(degree, b);
+        let (psi0, c) = PolyKernel::constants(degree, b, phi_sq);
+        let kernel = PolyKernel::from_constants(p.d, degree, psi0, c)?;
+        let shape = Shape::new(p, kernel.features())?;
+
+        let w = libm::sqrt(1.0 + p.gamma * p.gamma);
+        let g = libm::floor(p.gamma / w * (1u64 << 30) as f64 * (1.0 - MARGIN)) as i32;
+        let clip_q = if p.clip > 0.0 {
+            libm::floor(p.clip * (1u64 << 30) as f64) as i32
+        } else {
+            0
+        };
+        let exact_const = clip_q == 0;
+
+        // Query: |Σ_α ψ_α·word| ≤ ‖ψ‖·‖column‖ ≤ 2^Fq·√r·2³¹ per node, summed over at most
+        // `max_query_nodes` nodes, must stay < 2⁶³.
+        let r_bits = bits_for(kernel.features() as u64).div_ceil(2);
+        let q_bits = bits_for(u64::from(shape.max_query_nodes));
+        let f_query = 31u32.saturating_sub(r_bits + q_bits).min(30);
+
+        let eps_s = taylor::rel_err(degree, b);
+        let ratio_lo = (taylor::eval_lower(degree, b) * libm::exp(-b) * (1.0 - MARGIN)).max(0.0);
+        let ratio_hi = taylor::eval_upper(degree, -b) * libm::exp(b) * (1.0 + MARGIN);
+        let min_kernel = taylor::min_on(degree, b) / phi_sq * (1.0 - MARGIN);
+        Ok(Derived {
+            b,
+            kernel,
+            shape,
+            g,
+            clip_q,
+            exact_const,
+            f_query,
+            eps_s,
+            ratio_lo,
+            ratio_hi,
+            min_kernel,
+        })
+    }
+}
+
+impl Plan {
+    /// Checks a plan read from an image header: its parameters must be valid (as
+    /// [`Plan::new`] requires) and every parameter-derived number must be exactly what
+    /// `Plan::new` derives from them (f64 compared bit for bit: the derivation is
+    /// deterministic on every platform). The privacy numbers (noise scale, fixed-point
+    /// scales of the noise) are range-checked by the reader; they only size the noise that
+    /// was already added and the a-priori bounds.
+    ///
+    /// # Errors
+    /// [`Error::CorruptImage`] on any mismatch.
+    pub(crate) fn check_header(&self) -> Result<()> {
+        let p = &self.params;
+        validate(p).map_err(|_| Error::CorruptImage)?;
+        let d = Derived::new(p).map_err(|_| Error::CorruptImage)?;
+        let same_f64 = |a: f64, b: f64| a.to_bits() == b.to_bits();
+        let ok = same_f64(d.b, self.b)
+            && d.kernel == self.kernel
+            && d.shape == self.shape
+            && d.g == self.g
+            && d.clip_q == self.clip_q
+            && d.exact_const == self.exact_const
+            && d.f_query == self.f_query
+            && same_f64(d.eps_s, self.eps_s)
+            && same_f64(d.ratio_lo, self.ratio_lo)
+            && same_f64(d.ratio_hi, self.ratio_hi)
+            && same_f64(d.min_kernel, self.min_kernel);
+        if ok { Ok(()) } else { Err(Error::CorruptImage) }
+    }
+}
+
 /// Number of bits needed to represent `x` (0 → 0).
 const fn bits_for(x: u64) -> u32 {
     64 - x.leading_zeros()
@@ -373,10 +471,20 @@ fn validate(p: &Params) -> Result<()> {
         return Err(Error::InvalidDimension);
     }
     let pos = |x: f64| x.is_finite() && x > 0.0;
-    if !(pos(p.score_scale) && pos(p.radius_q) && pos(p.radius_k) && pos(p.radius_v)) {
+    if !pos(p.score_scale) {
         return Err(Error::InvalidRadius);
     }
-    if !(pos(p.gamma) && p.gamma <= 1e6) {
+    // Radii within [1e-30, 1e30] (found by fuzzing): inputs and outputs are f32, so an
+    // output ball beyond f32::MAX made outputs ±Inf, and a radius below ~1e-268 made
+    // ‖x‖/radius overflow f64 so rows were mapped to 0 instead of clipped onto the ball.
+    let radius = |x: f64| (MIN_RADIUS..=MAX_RADIUS).contains(&x);
+    if !(radius(p.radius_q) && radius(p.radius_k) && radius(p.radius_v)) {
+        return Err(Error::InvalidRadius);
+    }
+    // γ ≥ 1e-6 so that the denominator weight g = ⌊γ/√(1+γ²)·2³⁰⌋ is ≥ 1 (found by
+    // fuzzing: with g = 0 the header was refused by the reader, so such a build could
+    // never be pushed to or finished).
+    if !(p.gamma.is_finite() && (1e-6..=1e6).contains(&p.gamma)) {
         return Err(Error::InvalidRadius);
     }
     if !(p.clip == 0.0 || (p.clip.is_finite() && p.clip > 1e-6 && p.clip <= 1.0)) {

@@ -130,15 +130,26 @@ impl<'a> Attn<'a> {
             return Err(Error::Misaligned);
         }
         let r = s.r;
+        // r ≥ 1 for every valid plan; the check lets the compiler drop the panic path of
+        // `chunks_exact` below (no panic is reachable from the C ABI: `.ci/harden.sh`).
+        if r == 0 {
+            return Err(Error::CorruptImage);
+        }
         let cols = s.dv + 1;
         let psi_len = (r * 4).div_ceil(8) * 8;
-        let (psi_b, rest) = scratch.split_at_mut(psi_len);
-        let (u_b, x_b) = rest.split_at_mut(cols * 8);
-        let psi = bytemuck::try_cast_slice_mut::<u8, i32>(&mut psi_b[..r * 4])
-            .map_err(|_| Error::Misaligned)?;
+        // Checked splits and slices: the sizes were checked against the plan above, so
+        // these never fail, but an error costs nothing and keeps panics out of the binary.
+        let (psi_b, rest) = scratch
+            .split_at_mut_checked(psi_len)
+            .ok_or(Error::BufferTooSmall)?;
+        let (u_b, x_b) = rest
+            .split_at_mut_checked(cols * 8)
+            .ok_or(Error::BufferTooSmall)?;
+        let psi_b = psi_b.get_mut(..r * 4).ok_or(Error::BufferTooSmall)?;
+        let psi = bytemuck::try_cast_slice_mut::<u8, i32>(psi_b).map_err(|_| Error::Misaligned)?;
         let u = bytemuck::try_cast_slice_mut::<u8, i64>(u_b).map_err(|_| Error::Misaligned)?;
-        let x = bytemuck::try_cast_slice_mut::<u8, i32>(&mut x_b[..s.d * 4])
-            .map_err(|_| Error::Misaligned)?;
+        let x_b = x_b.get_mut(..s.d * 4).ok_or(Error::BufferTooSmall)?;
+        let x = bytemuck::try_cast_slice_mut::<u8, i32>(x_b).map_err(|_| Error::Misaligned)?;
 
         // ψ(q̂) in Q30, then down to F_query bits for the dot products.
         Rows::F32(q).normalise(0, self.plan.params.radius_q, 1.0, 0, x)?;
@@ -191,8 +202,12 @@ impl<'a> Attn<'a> {
     }
 
     /// Answers `m = qs.len() / d` queries (row-major) into `out` (m × dv), one
-    /// [`QueryInfo`] per query into `info` (length ≥ m). Stops at the first error, having
-    /// written only the queries before it.
+    /// [`QueryInfo`] per query into `info` (length ≥ m).
+    ///
+    /// # Errors
+    /// As [`Attn::query`]; [`Error::NonFiniteInput`] names the index of the first bad query
+    /// in the batch. Every query and buffer is checked before the first is answered, so on
+    /// error `out` and `info` are untouched (as everywhere else in the crate).
     pub fn query_batch(
         &self,
         qs: &[f32],
@@ -201,12 +216,37 @@ impl<'a> Attn<'a> {
         scratch: &mut [u8],
     ) -> Result<()> {
         let (d, dv) = (self.d(), self.dv());
+        // d, dv ≥ 1 for every valid plan (checked so that no division or chunking by zero
+        // is left in the binary).
+        if d == 0 || dv == 0 {
+            return Err(Error::CorruptImage);
+        }
         if !qs.len().is_multiple_of(d) {
             return Err(Error::WrongLength);
         }
         let m = qs.len() / d;
-        if out.len() != m * dv || info.len() < m {
+        // Checked: m·dv can exceed usize on 32-bit targets for a long enough `qs`.
+        if Some(out.len()) != m.checked_mul(dv) || info.len() < m {
             return Err(Error::WrongLength);
+        }
+        if m == 0 {
+            return Ok(());
+        }
+        // Validate up front what `query` would refuse (found by the robustness tests: the
+        // batch used to stop half-written at the first bad query).
+        if self.blocks() == 0 {
+            return Err(Error::InvalidRange);
+        }
+        for (i, q) in qs.chunks_exact(d).enumerate() {
+            Rows::F32(q)
+                .check(0, d, 1.0, super::params::Policy::Clip)
+                .map_err(|_| Error::NonFiniteInput { row: i })?;
+        }
+        if scratch.len() < self.query_scratch_bytes() {
+            return Err(Error::BufferTooSmall);
+        }
+        if !(scratch.as_ptr() as usize).is_multiple_of(ALIGN) {
+            return Err(Error::Misaligned);
         }
         for ((q, o), inf) in qs
             .chunks_exact(d)
