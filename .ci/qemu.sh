@@ -31,13 +31,12 @@ arm-none-eabi-gcc --version | head -n 1
 
 # The firmware crates are outside the root workspace, so the root fmt/clippy steps miss them.
 export CARGO_TARGET_DIR=${QEMU_TARGET_DIR:-$PWD/target/qemu}/clippy
-for c in workload rust-fw c-shim; do
+for c in workload rust-fw; do
   (cd "ffi-tests/qemu/$c" && cargo fmt --check)
 done
 (cd ffi-tests/qemu/workload && cargo clippy -q --all-targets --features std -- -D warnings)
 (cd ffi-tests/qemu/rust-fw && cargo clippy -q --target thumbv7m-none-eabi --lib --bins -- -D warnings)
 (cd ffi-tests/qemu/rust-fw && cargo clippy -q --target thumbv6m-none-eabi --no-default-features --bins -- -D warnings)
-(cd ffi-tests/qemu/c-shim && cargo clippy -q --target thumbv7em-none-eabihf -- -D warnings)
 unset CARGO_TARGET_DIR
 
 exec ffi-tests/qemu/run.sh

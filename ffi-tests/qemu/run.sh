@@ -5,9 +5,10 @@
 # One line per run:
 #   qemu: PASS <machine> <lang> query_instr=<N> build_instr=<N> stack_bytes=<N> flash_bytes=<N> [more key=value]
 #   qemu: FAIL <machine> <lang> <reason> (log: <file>)
-# plus `qemu: SIZE …` lines for the no-printing size probes, `qemu: PASS … control=…` lines
-# for the negative controls, and a final `qemu: N passed, M failed`. Exit status 0 only if
-# everything passed.
+# (<lang> is rust or c; the C firmware links the real libdpxattn.a built by
+# ffi-tests/build-lib.sh), plus `qemu: PASS <machine> rust-size-… text= data= bss= …` lines
+# for the no-printing size probes, `qemu: PASS … control=…` lines for the negative
+# controls, and a final `qemu: N passed, M failed`. Exit status 0 only if everything passed.
 #
 # Environment: QEMU_TARGET_DIR (default <repo>/target/qemu), QEMU_TIMEOUT (seconds per run,
 # default 120), QEMU_ICOUNT_SHIFT (default 10), QEMU_CONTROLS=0 to skip the negative controls.
@@ -73,23 +74,22 @@ golden_bytes() {
   arm-none-eabi-nm -S -t d -C "$1" 2>/dev/null | awk '/qemu_fw::data::/ { s += $2 } END { print s + 0 }'
 }
 
-# report <machine> <lang> <elf> <log> <rc>: parse the firmware's RESULT line
+# report <machine> <lang> <elf> <log> <rc>: parse the firmware's RESULT line. The four
+# required keys come first, then every other key=value the firmware printed.
 report() {
-  local machine=$1 lang=$2 elf=$3 log=$4 rc=$5 res
+  local machine=$1 lang=$2 elf=$3 log=$4 rc=$5 res q b s extras
   res=$(grep -m1 '^qemu-fw: RESULT ' "$log" | sed 's/^qemu-fw: RESULT //')
-  if [ "$rc" -ne 0 ] || [ -z "$res" ]; then
+  get() { echo "$res" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+  q=$(get query_instr)
+  b=$(get build_instr)
+  s=$(get stack_bytes)
+  if [ "$rc" -ne 0 ] || [ -z "$q" ] || [ -z "$b" ] || [ -z "$s" ]; then
     fail "$machine $lang exit=$rc (log: $log)"
     grep -E '^FAIL|panicked|stack use' "$log" | head -5 | sed 's/^/    /'
     return
   fi
-  get() { echo "$res" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-  pass "$machine $lang query_instr=$(get query_instr) build_instr=$(get build_instr)" \
-    "stack_bytes=$(get stack_bytes) flash_bytes=$(flash_bytes "$elf") workload=$(get workload)" \
-    "device=$(get device)" \
-    "build_stack=$(get build_stack) query_stack=$(get query_stack)" \
-    "flash_query_instr=$(get flash_query_instr) flash_query_stack=$(get flash_query_stack)" \
-    "image_bytes=$(get image_bytes) flash_image_bytes=$(get flash_image_bytes)" \
-    "open_instr=$(get open_instr) flash_open_instr=$(get flash_open_instr)"
+  extras=$(echo "$res" | tr ' ' '\n' | grep -v -E '^(machine|query_instr|build_instr|stack_bytes)=' | tr '\n' ' ')
+  pass "$machine $lang query_instr=$q build_instr=$b stack_bytes=$s flash_bytes=$(flash_bytes "$elf") ${extras% }"
 }
 
 # --- host: workload tests and golden vectors -----------------------------------------------
@@ -111,17 +111,22 @@ done
 for spec in "${MACHINES[@]}"; do
   IFS=: read -r machine target cpu <<<"$spec"
 
-  # --- the dpxattn staticlib itself (what C links once the dpx_* C ABI exists) -------------
-  # It needs the `panic-handler` feature to build at all. With fat LTO it holds only the
-  # exported C functions, so until dpx_* lands it is built (proving the command) but empty.
-  export CARGO_TARGET_DIR=$TD/lib
-  a=$TD/lib/$target/release/libdpxattn.a
-  if build "$OUT/lib-$target.log" cargo rustc -q --manifest-path "$root/Cargo.toml" --lib \
-    --release --target "$target" --features panic-handler --crate-type staticlib; then
+  # --- the dpxattn C library (libdpxattn.a) the C firmware links ---------------------------
+  # ffi-tests/build-lib.sh: `cargo rustc --crate-type staticlib --features panic-handler`,
+  # release profile, here at opt-level "s" like the Rust firmware (CARGO_PROFILE_RELEASE_OPT_LEVEL)
+  # so that both languages run the same library code.
+  a=""
+  if build "$OUT/lib-$target.log" env CARGO_TARGET_DIR="$TD/lib" CARGO_PROFILE_RELEASE_OPT_LEVEL=s \
+    "$root/ffi-tests/build-lib.sh" "$target"; then
+    a=$(tail -n 1 "$OUT/lib-$target.log")
     n=$(arm-none-eabi-nm -g --defined-only "$a" 2>/dev/null | grep -c ' T dpx_')
     echo "qemu: BUILD $target libdpxattn.a ok (exports $n dpx_* functions)"
+    if [ "$n" -lt 10 ]; then
+      fail "$machine libdpxattn.a exports only $n dpx_* functions ($a)"
+      a=""
+    fi
   else
-    fail "$machine staticlib: cargo rustc --crate-type staticlib --features panic-handler (log: $OUT/lib-$target.log)"
+    fail "$machine libdpxattn.a: ffi-tests/build-lib.sh $target (log: $OUT/lib-$target.log)"
   fi
 
   # --- Rust firmware ---------------------------------------------------------------------
@@ -140,7 +145,7 @@ for spec in "${MACHINES[@]}"; do
   if build "$OUT/build-size-$machine.log" bash -c "cd '$here/rust-fw' && cargo build -q --release --target $target --no-default-features --bins"; then
     base=$TD/fw-size/$target/release/size-empty
     base_flash=$(flash_bytes "$base")
-    for probe in size-empty size-query size-build; do
+    for probe in size-empty size-query size-build size-build-plan; do
       e=$TD/fw-size/$target/release/$probe
       qemu "$machine" "$e" "$OUT/$probe-$machine.log"
       rc=$?
@@ -157,19 +162,17 @@ for spec in "${MACHINES[@]}"; do
     fail "$machine rust size probes build (log: $OUT/build-size-$machine.log)"
   fi
 
-  # --- C firmware ------------------------------------------------------------------------
-  export CARGO_TARGET_DIR=$TD/cshim
-  shim=$TD/cshim/$target/release/libqemu_cshim.a
+  # --- C firmware (links the real libdpxattn.a) -----------------------------------------
   celf=$OUT/c-$machine.elf
   log=$OUT/c-$machine.log
   # $cpu is deliberately unquoted: it holds several gcc flags.
   # shellcheck disable=SC2086
-  if build "$OUT/build-c-$machine.log" bash -c "cd '$here/c-shim' && cargo build -q --release --target $target" \
-    && build "$OUT/build-c-$machine.log" arm-none-eabi-gcc $cpu -mthumb -O2 -g -std=c11 -Wall -Wextra -Werror \
-      -ffunction-sections -fdata-sections -DMACHINE="\"$machine\"" -I"$OUT/golden/$machine" -I"$here/c" \
+  if [ -n "$a" ] && build "$OUT/build-c-$machine.log" arm-none-eabi-gcc $cpu -mthumb -O2 -g -std=c11 -Wall -Wextra -Werror \
+      -ffunction-sections -fdata-sections -DMACHINE="\"$machine\"" -I"$OUT/golden/$machine" -I"$here/c" -I"$root/include" \
       --specs=rdimon.specs -L"$here/c/ld" -T "$machine.ld" -Wl,--gc-sections -Wl,--no-warn-execstack \
       -Wl,-Map="$OUT/c-$machine.map" -o "$celf" \
-      "$here/c/main.c" "$here/c/measure.c" "$here/c/startup.c" "$shim"; then
+      "$here/c/main.c" "$here/c/measure.c" "$here/c/startup.c" "$here/c/sha256.c" "$a"; then
+    cp "$a" "$OUT/libdpxattn-$target.a"
     qemu "$machine" "$celf" "$log"
     report "$machine" c "$celf" "$log" $?
   else
@@ -201,11 +204,12 @@ if [ "${QEMU_CONTROLS:-1}" != 0 ]; then
   done
   [ -f "$OUT/rust-inject-fail.elf" ] && expect 1 "rust control=inject-fail" "$CONTROL_MACHINE" "$OUT/rust-inject-fail.elf"
   [ -f "$OUT/rust-inject-hang.elf" ] && expect 124 "rust control=inject-hang" "$CONTROL_MACHINE" "$OUT/rust-inject-hang.elf" 5
-  if build "$OUT/build-control-c.log" arm-none-eabi-gcc -mcpu=cortex-m3 -mthumb -O2 -std=c11 -Wall -Wextra -Werror \
+  lib_m3=$OUT/libdpxattn-$target.a
+  if [ -f "$lib_m3" ] && build "$OUT/build-control-c.log" arm-none-eabi-gcc -mcpu=cortex-m3 -mthumb -O2 -std=c11 -Wall -Wextra -Werror \
     -ffunction-sections -fdata-sections -DINJECT_FAIL -DMACHINE="\"$CONTROL_MACHINE\"" \
-    -I"$OUT/golden/$CONTROL_MACHINE" -I"$here/c" --specs=rdimon.specs -L"$here/c/ld" -T "$CONTROL_MACHINE.ld" \
+    -I"$OUT/golden/$CONTROL_MACHINE" -I"$here/c" -I"$root/include" --specs=rdimon.specs -L"$here/c/ld" -T "$CONTROL_MACHINE.ld" \
     -Wl,--gc-sections -Wl,--no-warn-execstack -o "$OUT/c-inject-fail.elf" \
-    "$here/c/main.c" "$here/c/measure.c" "$here/c/startup.c" "$TD/cshim/$target/release/libqemu_cshim.a"; then
+    "$here/c/main.c" "$here/c/measure.c" "$here/c/startup.c" "$here/c/sha256.c" "$lib_m3"; then
     expect 1 "c control=inject-fail" "$CONTROL_MACHINE" "$OUT/c-inject-fail.elf"
   else
     fail "$CONTROL_MACHINE c control inject-fail build (log: $OUT/build-control-c.log)"

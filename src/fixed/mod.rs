@@ -87,6 +87,84 @@ pub const fn round_shr_fast(x: i64, sh: u32) -> i64 {
     x.saturating_add(1i64 << (sh - 1)) >> sh
 }
 
+/// Whether f32 arithmetic is done in hardware here: every non-ARM target the crate is
+/// tested on, and ARM with the hard-float ABI (an FPU, e.g. Cortex-M4F/M7F). Some f64
+/// computations are skipped when a cheap f32 test proves their outcome (see
+/// `Rows::surely_inside` and `query::surely_inside`); with software f32 (Cortex-M0/M3) the
+/// test costs about 1 KB of f32 routines and as many instructions as it saves, so there it
+/// is compiled out. Either way the results are the same bits.
+pub(crate) const F32_IN_HARDWARE: bool = cfg!(any(not(target_arch = "arm"), target_abi = "eabihf"));
+
+/// The exact product `a·b` of two `i32` as `i64` (it always fits: |a·b| ≤ 2⁶²).
+///
+/// On cores with a 32×32→64 multiplier (Cortex-M3/M4/M7, every 64-bit host) this is one
+/// `SMULL`. Thumb-1-only cores (ARMv6-M: Cortex-M0/M0+/M1, recognised by their lack of
+/// 32-bit atomic read-modify-write) have only a 32×32→32 `MULS`, and the compiler would
+/// call the general 64×64 multiply `__aeabi_lmul`; there the product is assembled from
+/// four 16×16 partial products instead, about half the instructions. Both give the same
+/// exact value.
+#[inline(always)]
+pub const fn mul_i32_wide(a: i32, b: i32) -> i64 {
+    #[cfg(all(target_arch = "arm", not(target_has_atomic = "32")))]
+    {
+        mul_split16(a, b)
+    }
+    #[cfg(not(all(target_arch = "arm", not(target_has_atomic = "32"))))]
+    {
+        a as i64 * b as i64
+    }
+}
+
+/// The exact product `a·b` of two `u32` as `u64`: one `UMULL` where the core has it,
+/// 16-bit halves on Thumb-1-only cores (see [`mul_i32_wide`]).
+#[inline(always)]
+pub const fn mul_u32_wide(a: u32, b: u32) -> u64 {
+    #[cfg(all(target_arch = "arm", not(target_has_atomic = "32")))]
+    {
+        mul_split16_u(a, b)
+    }
+    #[cfg(not(all(target_arch = "arm", not(target_has_atomic = "32"))))]
+    {
+        a as u64 * b as u64
+    }
+}
+
+/// `a·b` (unsigned) from 16-bit halves with 32×32→32 multiplies only.
+#[inline(always)]
+#[cfg_attr(
+    not(any(test, all(target_arch = "arm", not(target_has_atomic = "32")))),
+    allow(dead_code)
+)]
+const fn mul_split16_u(a: u32, b: u32) -> u64 {
+    let (ah, al) = (a >> 16, a & 0xffff);
+    let (bh, bl) = (b >> 16, b & 0xffff);
+    // Every partial product of two 16-bit halves is < 2³²; the middle sum < 2³³ is formed
+    // in u64; the exact total is < 2⁶⁴.
+    let hh = (ah * bh) as u64;
+    let mid = (ah * bl) as u64 + (al * bh) as u64;
+    let ll = (al * bl) as u64;
+    (hh << 32) + (mid << 16) + ll
+}
+
+/// `a·b` from 16-bit halves with 32×32→32 multiplies only (see [`mul_i32_wide`]).
+#[inline(always)]
+#[cfg_attr(
+    not(any(test, all(target_arch = "arm", not(target_has_atomic = "32")))),
+    allow(dead_code)
+)]
+const fn mul_split16(a: i32, b: i32) -> i64 {
+    // a = ah·2¹⁶ + al and b = bh·2¹⁶ + bl with ah, bh ∈ [−2¹⁵, 2¹⁵) and al, bl ∈ [0, 2¹⁶).
+    let (ah, al) = (a >> 16, a & 0xffff);
+    let (bh, bl) = (b >> 16, b & 0xffff);
+    // |ah·bh| ≤ 2³⁰; ah·bl and al·bh ∈ [−2³¹ + 2¹⁵, 2³¹); al·bl < 2³² (as u32): no partial
+    // product overflows.
+    let hh = (ah * bh) as i64;
+    let mid = (ah * bl) as i64 + (al * bh) as i64;
+    let ll = ((al as u32) * (bl as u32)) as i64;
+    // The exact sum fits i64, so these shifts and adds cannot overflow.
+    (hh << 32) + (mid << 16) + ll
+}
+
 /// Clamp an `i64` into `i32` (saturating).
 #[inline]
 pub const fn sat_i32(x: i64) -> i32 {
@@ -179,6 +257,40 @@ mod tests {
         assert_eq!(mul_round(1 << 30, 1 << 30, 30), 1 << 30);
         assert_eq!(mul_round(i64::MAX, i64::MAX, 0), i64::MAX);
         assert_eq!(mul_round(i64::MIN, i64::MAX, 0), -i64::MAX);
+    }
+
+    #[test]
+    fn mul_i32_wide_is_exact() {
+        let edge = [
+            0,
+            1,
+            -1,
+            0xffff,
+            0x10000,
+            -0x10000,
+            i32::MAX,
+            i32::MIN,
+            0x7fff_0001,
+        ];
+        let mut x = 0x1234_5678_9abc_def0u64;
+        let mut vals = edge.to_vec();
+        for _ in 0..2000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            vals.push((x >> 32) as i32);
+        }
+        for &a in &vals {
+            for &b in vals.iter().step_by(7) {
+                let want = i64::from(a) * i64::from(b);
+                assert_eq!(mul_i32_wide(a, b), want, "{a}·{b}");
+                assert_eq!(mul_split16(a, b), want, "{a}·{b}");
+                let (ua, ub) = (a as u32, b as u32);
+                let uwant = u64::from(ua) * u64::from(ub);
+                assert_eq!(mul_u32_wide(ua, ub), uwant, "{ua}·{ub}");
+                assert_eq!(mul_split16_u(ua, ub), uwant, "{ua}·{ub}");
+            }
+        }
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub trait Kernel {
 pub(crate) fn enforce_norm(v: &mut [i32], fixed_sq: u128, limit: u128) {
     let mut shrink_bits: u32 = 24;
     for _ in 0..64 {
-        let sum = v.iter().fold(fixed_sq, |acc, &x| acc.saturating_add(sq(x)));
+        let sum = norm_sq(v).saturating_add(fixed_sq);
         if sum <= limit {
             return;
         }
@@ -62,11 +62,34 @@ pub(crate) fn enforce_norm(v: &mut [i32], fixed_sq: u128, limit: u128) {
 /// x² as u128.
 #[inline]
 pub(crate) fn sq(x: i32) -> u128 {
-    let a = u128::from(x.unsigned_abs());
-    a * a
+    u128::from(sq64(x))
 }
 
-/// Σ x² as u128 (cannot overflow for fewer than 2^66 entries).
+/// x² as u64 (≤ 2⁶², exact): a 32×32→64 multiply of |x| (one `UMULL` on a Cortex-M3/M4;
+/// see [`crate::fixed::mul_u32_wide`]), where a u128 square would call a 128-bit multiply.
+#[inline(always)]
+fn sq64(x: i32) -> u64 {
+    let a = x.unsigned_abs();
+    crate::fixed::mul_u32_wide(a, a)
+}
+
+/// Σ x² as u128, exact (each term is < 2⁶⁴, and fewer than 2⁶⁴ terms cannot overflow 128
+/// bits, so the wrapping adds never wrap). Terms are squared in pairs (a² + b² ≤ 2⁶³ fits
+/// u64: one `UMULL` + one `UMLAL` on a Cortex-M3/M4) before the 128-bit add.
 pub(crate) fn norm_sq(v: &[i32]) -> u128 {
-    v.iter().fold(0u128, |acc, &x| acc.saturating_add(sq(x)))
+    let mut acc = 0u128;
+    let pairs = v.chunks_exact(2);
+    let odd = pairs.remainder();
+    for p in pairs {
+        // a², b² ≤ 2⁶², so the pair sum ≤ 2⁶³ cannot wrap.
+        let pair = match p {
+            [a, b] => sq64(*a).wrapping_add(sq64(*b)),
+            _ => 0, // chunks_exact(2) yields pairs only
+        };
+        acc = acc.wrapping_add(u128::from(pair));
+    }
+    for &x in odd {
+        acc = acc.wrapping_add(u128::from(sq64(x)));
+    }
+    acc
 }

@@ -129,13 +129,99 @@ impl PolyKernel {
         self.monomials(x, out)
     }
 
-    /// The depth-first monomial recursion shared by [`Kernel::map`] and
-    /// [`PolyKernel::map_query`].
+    /// The monomials shared by [`Kernel::map`] and [`PolyKernel::map_query`]: the degree-2
+    /// fast path when it applies, else the general depth-first recursion (same values).
     fn monomials(&self, x: &[i32], out: &mut [i32]) -> Result<()> {
         if x.len() != self.d as usize || out.len() != self.r as usize {
             return Err(Error::WrongLength);
         }
-        // s ≤ MAX_DEGREE (checked by `from_constants`).
+        if self.degree != 2 || !self.map_degree2(x, out) {
+            self.map_dfs(x, out);
+        }
+        Ok(())
+    }
+}
+
+/// One step down the monomial tree: round(round(v·x / 2³⁰) · c / 2²⁷), the formula of
+/// [`PolyKernel::map_dfs`], for operands that fit `i32` (see [`PolyKernel::map_degree2`]):
+/// |v·x| ≤ 2⁶² and |t·c| ≤ 2⁶², so the rounding adds (plain adds here) cannot overflow,
+/// and `round_shr_fast` would give the same values.
+#[inline(always)]
+fn step32(v: i32, x: i32, c: i32) -> i64 {
+    let t = (crate::fixed::mul_i32_wide(v, x) + (1 << 29)) >> 30;
+    (crate::fixed::mul_i32_wide(t as i32, c) + (1 << (C_FRAC - 1))) >> C_FRAC
+}
+
+/// [`step32`] when the result is known to fit `i32` (the checks of
+/// [`PolyKernel::map_degree2`]): both results are then the low 32 bits of their 64-bit
+/// sums, which is all this computes (two's complement wrapping arithmetic gives the same
+/// low bits as the exact signed one). Spelled this way the compiler emits one `SMULL`, the
+/// rounding add and a two-instruction 64→32 shift per step on a Cortex-M3/M4.
+#[inline(always)]
+fn step32_low(v: i32, x: i32, c: i32) -> i32 {
+    let p = crate::fixed::mul_i32_wide(v, x) as u64;
+    let t = (p.wrapping_add(1 << 29) >> 30) as i32;
+    let q = crate::fixed::mul_i32_wide(t, c) as u64;
+    (q.wrapping_add(1 << (C_FRAC - 1)) >> C_FRAC) as i32
+}
+
+impl PolyKernel {
+    /// The degree-2 map in two flat loops, bit-identical to [`PolyKernel::map_dfs`] (same
+    /// order: 1, then for each i: x_i, then x_i·x_j for j ≥ i; same rounding steps) but
+    /// with 32×32→64 products only and no saturation. Returns `false` (the caller then runs
+    /// the general map, which rewrites every output) unless every intermediate provably
+    /// fits `i32`, which holds for every plan's constants on the unit ball:
+    /// - every |x_j| ≤ 2³⁰, so |round(v·x_j/2³⁰)| ≤ |v| at both depths; with |ψ₀| ≤ 2³⁰ the
+    ///   first intermediate fits;
+    /// - each depth-1 value v fits `i32` (checked), and |v|·max(c₁, c₂) + 2²⁶ < 2⁵⁸
+    ///   (checked), so every depth-2 output |round(t·c/2²⁷)| ≤ (|v|·c + 2²⁶)/2²⁷ < 2³¹:
+    ///   `sat_i32` would be the identity.
+    ///
+    /// (For a plan, |v| ≈ 2³⁰·√B·|x_i|/Φ and c ≤ 2²⁷√B with Φ² > B²/2, so
+    /// |v|·c ≲ 2⁵⁷·√2 < 2⁵⁸ − 2²⁶.)
+    fn map_degree2(&self, x: &[i32], out: &mut [i32]) -> bool {
+        let (c1, c2) = (self.c[0], self.c[1]);
+        let psi0 = self.psi0;
+        let cmax = u64::from(c1.max(c2).unsigned_abs());
+        if x.iter().any(|&v| v.unsigned_abs() > 1 << 30) {
+            return false;
+        }
+        let Some((first, mut rest)) = out.split_first_mut() else {
+            return false;
+        };
+        *first = psi0;
+        for (i, &xi) in x.iter().enumerate() {
+            let Ok(v1) = i32::try_from(step32(psi0, xi, c1)) else {
+                return false;
+            };
+            if u64::from(v1.unsigned_abs()) * cmax + (1 << 26) >= 1 << 58 {
+                return false;
+            }
+            let tail = x.get(i..).unwrap_or(&[]);
+            // This node and its children: 1 + (d − i) outputs.
+            let Some((node, more)) = rest.split_at_mut_checked(1 + tail.len()) else {
+                return false;
+            };
+            rest = more;
+            let Some((o1, o2)) = node.split_first_mut() else {
+                return false;
+            };
+            *o1 = v1;
+            // The first child repeats index i (multiplicity 2), the others are new (1).
+            let mut cm = c2;
+            for (o, &xj) in o2.iter_mut().zip(tail) {
+                *o = step32_low(v1, xj, cm);
+                cm = c1;
+            }
+        }
+        true
+    }
+
+    /// The map for any degree: depth-first over non-decreasing index sequences. Not
+    /// inlined: its index stacks (≈ 300 bytes) would otherwise sit in every caller's
+    /// frame, also on the degree-2 path that does not use them.
+    #[inline(never)]
+    fn map_dfs(&self, x: &[i32], out: &mut [i32]) {
         let s = self.degree as usize;
         let d = self.d as usize;
         // Depth-first enumeration with explicit stacks of size ≤ MAX_DEGREE (no recursion).
@@ -203,7 +289,6 @@ impl PolyKernel {
             }
         }
         debug_assert_eq!(pos, self.r as usize);
-        Ok(())
     }
 }
 
@@ -257,6 +342,41 @@ mod tests {
                 assert!((dot - want).abs() < 1e-7, "d={d} s={s}: {dot} vs {want}");
                 assert!(norm_sq(&px) <= 1u128 << 60);
             }
+        }
+    }
+
+    #[test]
+    fn degree2_fast_path_equals_the_general_map() {
+        let mut seed = 777u64;
+        let mut rnd = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 32) as i32
+        };
+        for &(d, b) in &[(1u32, 0.3), (3, 1.0), (8, 4.0), (16, 1.0), (32, 64.0)] {
+            let k = kernel(d, 2, b);
+            let r = k.features();
+            for trial in 0..200 {
+                // Points on and inside the ball, plus the extremes ±2³⁰.
+                let mut x: Vec<i32> = (0..d).map(|_| rnd() >> 1).collect();
+                if trial % 3 == 0 {
+                    x.iter_mut().for_each(|v| *v >>= trial % 7);
+                }
+                if trial == 1 {
+                    x.iter_mut().for_each(|v| *v = 1 << 30);
+                }
+                if trial == 2 {
+                    x.iter_mut().for_each(|v| *v = -(1 << 30));
+                }
+                let (mut fast, mut slow) = (vec![0i32; r], vec![0i32; r]);
+                assert!(k.map_degree2(&x, &mut fast), "guard failed d={d} b={b}");
+                k.map_dfs(&x, &mut slow);
+                assert_eq!(fast, slow, "d={d} b={b} x={x:?}");
+            }
+            // Outside the guard (|x_i| > 2³⁰) the fast path declines.
+            let x = vec![i32::MIN; d as usize];
+            assert!(!k.map_degree2(&x, &mut vec![0; r]));
         }
     }
 

@@ -180,6 +180,9 @@ pub fn build_begin(plan: &Plan, image: &mut [u8], scratch: &mut [u8]) -> Result<
 
 /// Reads and authenticates the in-progress state: the header must carry the BUILDING
 /// marker and match the checksum recorded in the scratch at `begin` (except the row count).
+/// Always inlined: a separate frame holding its own copy of the plan would sit on top of
+/// the caller's during the header parsing, the deepest stack path of a build step.
+#[inline(always)]
 fn load_state(image: &mut [u8], scratch: &[u8]) -> Result<(Plan, u32)> {
     let magic = image.first_chunk::<4>().map(|b| u32::from_le_bytes(*b));
     let state = scratch.first_chunk::<8>().map(|b| u64::from_le_bytes(*b));
@@ -189,7 +192,11 @@ fn load_state(image: &mut [u8], scratch: &[u8]) -> Result<(Plan, u32)> {
     if !aligned(image) || !aligned(scratch) {
         return Err(Error::Misaligned);
     }
-    let (plan, n) = image::read_header(image).map_err(|_| Error::BuildState)?;
+    // The parsed header is checked in place and returned as is (no copies of the plan).
+    let r = image::read_header(image);
+    let Ok((plan, _)) = &r else {
+        return Err(Error::BuildState);
+    };
     if image.len() < plan.shape.image_bytes || scratch.len() < plan.shape.build_scratch_bytes {
         return Err(Error::BufferTooSmall);
     }
@@ -202,7 +209,7 @@ fn load_state(image: &mut [u8], scratch: &[u8]) -> Result<(Plan, u32)> {
     if Some(image::header_crc_rows_zero(image)) != want {
         return Err(Error::BuildState);
     }
-    Ok((plan, n))
+    r
 }
 
 /// `(d, dv)` of an in-progress build, after authenticating its state like
@@ -259,7 +266,12 @@ pub fn build_push<R: TryRng + TryCryptoRng + ?Sized>(
     values: Rows<'_>,
     rng: &mut R,
 ) -> Result<()> {
-    let (plan, n0) = load_state(image, scratch)?;
+    // Borrowed in place (`ref`), not moved out of the `Result`: one plan on the stack.
+    let state = load_state(image, scratch);
+    let (plan, n0) = match state {
+        Ok((ref plan, n)) => (plan, n),
+        Err(e) => return Err(e),
+    };
     let p = &plan.params;
     let (d, dv) = (p.d as usize, p.dv as usize);
     if !keys.len().is_multiple_of(d) {
@@ -278,8 +290,9 @@ pub fn build_push<R: TryRng + TryCryptoRng + ?Sized>(
         keys.check(i, d, p.radius_k, p.policy)?;
         values.check(i, dv, p.radius_v, p.policy)?;
     }
-    let noise = Noise::for_plan(&plan)?;
-    let result = push_rows(&plan, n0, image, scratch, keys, values, rows, &noise, rng);
+    let result = Noise::with(plan, |noise| {
+        push_rows(plan, n0, image, scratch, keys, values, rows, noise, rng)
+    })?;
     match result {
         Ok(n) => {
             image::set_rows(image, n);
@@ -292,7 +305,10 @@ pub fn build_push<R: TryRng + TryCryptoRng + ?Sized>(
     }
 }
 
+// Not inlined into `Noise::with`'s closure: its locals would then share that frame with the
+// sampler construction, which is deeper than the row loop.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 fn push_rows<R: TryRng + ?Sized>(
     plan: &Plan,
     n0: u32,
@@ -381,6 +397,10 @@ pub(crate) fn row_payload(plan: &Plan, keys: &[f32], values: &[f32]) -> Vec<i64>
 
 /// Contribution clipping: scales ψ (all entries, so numerator and denominator alike) so that
 /// ‖ψ‖·‖ω‖ ≤ C, checked exactly: Σψ² · Σω² ≤ C_q² · 2⁶⁰ in u128 (both sides ≤ 2¹²⁰).
+///
+/// Not inlined: its f64 temporaries would widen the row loop's frame, which is on the
+/// deepest stack path of a build (row loop → node completion → noise sampler).
+#[inline(never)]
 fn clip_payload(psi: &mut [i32], omega: &[i32], clip_q: i32) {
     let nw = norm_sq(omega);
     let limit = sq(clip_q) << 60;
@@ -475,9 +495,15 @@ pub fn build_finish<R: TryRng + TryCryptoRng + ?Sized>(
     scratch: &mut [u8],
     rng: &mut R,
 ) -> Result<usize> {
-    let (plan, n) = load_state(image, scratch)?;
-    let noise = Noise::for_plan(&plan)?;
-    let r = finish_nodes(&plan, n, image, scratch, &noise, rng);
+    // Borrowed in place (`ref`), not moved out of the `Result`: one plan on the stack.
+    let state = load_state(image, scratch);
+    let (plan, n) = match state {
+        Ok((ref plan, n)) => (plan, n),
+        Err(e) => return Err(e),
+    };
+    let r = Noise::with(plan, |noise| {
+        finish_nodes(plan, n, image, scratch, noise, rng)
+    })?;
     match r {
         Ok(()) => {
             let total = plan.shape.image_bytes;
@@ -493,6 +519,7 @@ pub fn build_finish<R: TryRng + TryCryptoRng + ?Sized>(
     }
 }
 
+#[inline(never)]
 fn finish_nodes<R: TryRng + ?Sized>(
     plan: &Plan,
     n: u32,

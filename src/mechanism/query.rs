@@ -6,7 +6,6 @@
 use super::image;
 use super::plan::{HEADER_BYTES, Plan};
 use super::rows::Rows;
-use crate::fixed::round_shr_fast;
 use crate::{ALIGN, Error, Result};
 
 /// What a query reports besides its output.
@@ -119,7 +118,11 @@ impl<'a> Attn<'a> {
         if q.len() != s.d || out.len() != s.dv {
             return Err(Error::WrongLength);
         }
-        Rows::F32(q).check(0, s.d, 1.0, super::params::Policy::Clip)?;
+        // Under the clip policy the only bad query is a non-finite one (checked here, from
+        // the bits, so that it is reported before any buffer error).
+        if q.iter().any(|x| x.to_bits() & 0x7fff_ffff >= 0x7f80_0000) {
+            return Err(Error::NonFiniteInput { row: 0 });
+        }
         if scratch.len() < s.query_scratch_bytes {
             return Err(Error::BufferTooSmall);
         }
@@ -151,10 +154,13 @@ impl<'a> Attn<'a> {
         // ψ(q̂) in Q30, then down to F_query bits for the dot products.
         Rows::F32(q).normalise(0, self.plan.params.radius_q, 1.0, 0, x)?;
         self.plan.kernel.map_query(x, psi)?;
-        let down = 30 - self.plan.f_query;
+        // round_shr_fast(ψ, down) (= ⌊(ψ + 2^(sh−1)) / 2^sh⌋, sh = max(down, 1)) in i32 for
+        // every i32 ψ: with ψ = q·2^sh + r, 0 ≤ r < 2^sh, it is q plus bit (sh − 1) of ψ, and
+        // q + 1 cannot overflow. (The map's output is not norm-enforced for queries, so no
+        // bound on |ψ| is assumed.)
+        let sh = 30u32.saturating_sub(self.plan.f_query).clamp(1, 30);
         for v in psi.iter_mut() {
-            // |ψ| ≤ 2³⁰, so the result fits i32.
-            *v = round_shr_fast(i64::from(*v), down) as i32;
+            *v = (*v >> sh) + ((*v >> (sh - 1)) & 1);
         }
         u.fill(0);
         let (a, b) = (block_begin as u32, block_end as u32);
@@ -171,7 +177,7 @@ impl<'a> Attn<'a> {
         }
 
         // Back to real units: U = u / 2^(Fq+Fs) is Σ_i c_i<ψ(q),ψ(k_i)>ω_i + noise.
-        let scale = 1.0 / libm::ldexp(1.0, (self.plan.f_query + self.plan.f_store) as i32);
+        let scale = pow2_neg(self.plan.f_query + self.plan.f_store);
         let den = u.get(s.dv).map_or(0.0, |&x| x as f64 * scale);
         let rows_in_range = self.rows_in_blocks(a, b);
         let floor = f64::from(rows_in_range)
@@ -189,18 +195,7 @@ impl<'a> Attn<'a> {
         } else {
             0.0
         };
-        // Project onto the ball of radius r_v: the exact attention output is a convex
-        // combination of clipped values, so this never increases the error.
-        let mut norm2 = 0.0f64;
-        for &uj in u.iter().take(s.dv) {
-            let o = uj as f64 * factor;
-            norm2 += o * o;
-        }
-        let norm = libm::sqrt(norm2);
-        let shrink = if norm > rv { rv / norm } else { 1.0 };
-        for (o, &uj) in out.iter_mut().zip(u.iter()) {
-            *o = (uj as f64 * factor * shrink) as f32;
-        }
+        project(u, out, factor, rv);
         Ok(QueryInfo {
             floor_used: floor_used || den_used <= 0.0,
         })
@@ -274,13 +269,134 @@ impl<'a> Attn<'a> {
     }
 }
 
+/// 1 / 2ᵉ as f64, exactly what `1.0 / libm::ldexp(1.0, e)` gives (2⁻ᵉ, subnormal down to
+/// 2⁻¹⁰²³; 0 from e = 1024 on, where 2ᵉ overflows), built from the bits: no `ldexp`, no
+/// division.
+fn pow2_neg(e: u32) -> f64 {
+    if e <= 1022 {
+        f64::from_bits(u64::from(1023 - e) << 52)
+    } else if e == 1023 {
+        f64::from_bits(1u64 << 51)
+    } else {
+        0.0
+    }
+}
+
+/// The outputs out_j = o_j with o_j = u_j·factor (f64, rounded to f32), projected onto the
+/// ball of radius r_v: if the f64 norm √(Σ o_j²) > r_v, out_j = o_j·(r_v/norm) instead. The
+/// exact attention output is a convex combination of clipped values, so the projection
+/// never increases the error. `out.len()` outputs are written (the first entries of `u`).
+///
+/// Each o_j is computed once and parked (as f64 bits) in its own accumulator slot, which is
+/// not needed any more, and out_j = o_j as f32 is written at once; where f32 is hardware
+/// (`fixed::F32_IN_HARDWARE`) the f64 norm is only computed when [`surely_inside`] cannot
+/// rule the projection out.
+fn project(u: &mut [i64], out: &mut [f32], factor: f64, rv: f64) {
+    let mut s32 = 0.0f32;
+    for (uj, oj) in u.iter_mut().zip(out.iter_mut()) {
+        let o = *uj as f64 * factor;
+        *uj = o.to_bits() as i64;
+        let f = o as f32;
+        *oj = f;
+        if crate::fixed::F32_IN_HARDWARE {
+            s32 += f * f;
+        }
+    }
+    if crate::fixed::F32_IN_HARDWARE && surely_inside(s32, out.len(), rv) {
+        return;
+    }
+    // The f64 norm, exactly as specified; only it decides.
+    let mut norm2 = 0.0f64;
+    for &uj in u.iter().take(out.len()) {
+        let o = f64::from_bits(uj as u64);
+        norm2 += o * o;
+    }
+    let norm = libm::sqrt(norm2);
+    if norm > rv {
+        let shrink = rv / norm;
+        for (o, &uj) in out.iter_mut().zip(u.iter()) {
+            *o = (f64::from_bits(uj as u64) * shrink) as f32;
+        }
+    }
+}
+
+/// Whether the f64 norm the query would compute, √(Σ o_j²) with o_j the parked f64
+/// outputs, is certainly ≤ `rv`, judged from `s32` = Σ f_j² summed in f32, f_j = o_j as f32
+/// (one hardware multiply-add per output on a Cortex-M4F, where the f64 sum is soft float).
+/// `true` only when the f64 computation would also find norm ≤ r_v, so the output is the
+/// same bits either way; otherwise the caller computes the f64 norm.
+///
+/// Proof. Rounding to f32 gives |o_j| ≤ |f_j|(1 + 2⁻²⁴) + 2⁻¹⁵⁰ (overflow makes `s32`
+/// infinite and the test false; NaN makes it false). The f32 sum of dv squares is
+/// ≥ (1 − 2⁻²⁴)^dv·Σf_j² − dv·2⁻¹²⁵ (relative error per operation, plus underflow or
+/// flush-to-zero of tiny terms), and the f64 sum N of fl(o_j²) is at most
+/// (1 + 2⁻⁵³)^(dv+1)·Σo_j² plus dv·2⁻¹⁰⁷⁴. Together N ≤ s32·(1 + 2⁻²⁴)^(2dv+4) + 10⁻³⁰ ≤ s32·(1 + (dv+4)·2⁻²²) + 10⁻³⁰
+/// (for dv ≤ 2¹⁶, since eˣ ≤ 1 + 2x for x ≤ 1). The test compares that, evaluated in f64
+/// (relative error < 2⁻⁵⁰), with r_v²·(1 − 2⁻⁴⁰) (below the exact r_v² despite rounding).
+/// N ≤ r_v² gives √N ≤ r_v, and a correctly rounded square root of N is then ≤ r_v too
+/// (r_v is representable), so the query's test `norm > r_v` is false.
+fn surely_inside(s32: f32, dv: usize, rv: f64) -> bool {
+    // (Checked on its own: an infinite sum must fail even if r_v² overflows too.)
+    if dv > 1 << 16 || !s32.is_finite() {
+        return false;
+    }
+    let margin = 1.0 + (dv as f64 + 4.0) * (1.0 / 4_194_304.0); // 2⁻²²
+    f64::from(s32) * margin + 1e-30 <= rv * rv * (1.0 - 1.0 / 1_099_511_627_776.0) // 2⁻⁴⁰
+}
+
 /// Σ ψ_α·w_α in i64: ψ has ≤ F_query bits and ‖ψ‖ ≤ 2^Fq, |w| < 2³¹, and the plan chose
 /// F_query so that √r·2^Fq·2³¹ times the nodes of a range stays below 2⁶³ (so the
-/// wrapping adds never wrap). Unrolled by four with independent accumulators: on a
-/// Cortex-M4 each term is two loads and one SMLAL; on baseline x86-64 (no 32×32→64 SIMD
-/// multiply before SSE4.1) it halves the time of the plain loop. The sum is exact integer
-/// arithmetic, so both forms give identical results.
-#[cfg(not(target_feature = "avx2"))]
+/// wrapping adds never wrap, and any order of summation gives the same exact sum).
+///
+/// Four terms per step through `[i32; 4]` views with one accumulator: on a Cortex-M3/M4
+/// (opt-level "s") the loop is four `LDRD`, four `SMLAL` and the loop branch, 2.5
+/// instructions per term. On ARMv6-M (no 32×32→64 multiplier) each product goes through
+/// [`mul_wide`]. Not inlined: a standalone loop keeps its pointers in registers (inlined
+/// into a caller whose scratch is a static, the compiler rematerialised the constant
+/// address inside the loop, doubling its length). Used on ARM; other targets use the
+/// forms below (same exact sum).
+#[cfg(target_arch = "arm")]
+#[inline(never)]
+fn dot(psi: &[i32], col: &[i32]) -> i64 {
+    dot4(psi, col)
+}
+
+/// The body of the ARM [`dot`] (compiled everywhere so that host tests check it).
+#[cfg_attr(not(any(test, target_arch = "arm")), allow(dead_code))]
+#[inline(always)]
+fn dot4(psi: &[i32], col: &[i32]) -> i64 {
+    let n = psi.len().min(col.len());
+    let n4 = n - n % 4;
+    let (pa, pb) = psi.split_at(n4);
+    let (ca, cb) = col.split_at(n4);
+    let mut s = 0i64;
+    // Both views are exact (length a multiple of 4, same alignment as i32), so the casts
+    // cannot fail; an empty view would only drop terms, never read out of bounds.
+    let p4 = bytemuck::try_cast_slice::<i32, [i32; 4]>(pa).unwrap_or(&[]);
+    let c4 = bytemuck::try_cast_slice::<i32, [i32; 4]>(ca).unwrap_or(&[]);
+    for (p, c) in p4.iter().zip(c4) {
+        s = s
+            .wrapping_add(mul_wide(p[0], i32::from_le(c[0])))
+            .wrapping_add(mul_wide(p[1], i32::from_le(c[1])))
+            .wrapping_add(mul_wide(p[2], i32::from_le(c[2])))
+            .wrapping_add(mul_wide(p[3], i32::from_le(c[3])));
+    }
+    for (&p, &c) in pb.iter().zip(cb.iter()) {
+        s = s.wrapping_add(mul_wide(p, i32::from_le(c)));
+    }
+    s
+}
+
+/// The exact product a·b as i64.
+#[inline(always)]
+fn mul_wide(a: i32, b: i32) -> i64 {
+    crate::fixed::mul_i32_wide(a, b)
+}
+
+/// [`dot`] off ARM: unrolled by four with independent accumulators; on baseline x86-64 (no
+/// 32×32→64 SIMD multiply before SSE4.1) it halves the time of the plain loop. The sum is
+/// exact integer arithmetic, so every form gives identical results.
+#[cfg(all(not(target_arch = "arm"), not(target_feature = "avx2")))]
 #[inline]
 fn dot(psi: &[i32], col: &[i32]) -> i64 {
     let n = psi.len().min(col.len());
@@ -303,11 +419,98 @@ fn dot(psi: &[i32], col: &[i32]) -> i64 {
 
 /// With AVX2 (e.g. `-C target-cpu=x86-64-v3`) the plain loop vectorises to VPMULDQ, about
 /// 3–5× faster than the unrolled scalar form; the integer sum is the same.
-#[cfg(target_feature = "avx2")]
+#[cfg(all(not(target_arch = "arm"), target_feature = "avx2"))]
 #[inline]
 fn dot(psi: &[i32], col: &[i32]) -> i64 {
     psi.iter()
         .zip(col.iter())
         .map(|(&a, &w)| i64::from(a) * i64::from(i32::from_le(w)))
         .fold(0i64, |s, p| s.wrapping_add(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The projection as first specified: always the f64 norm.
+    fn reference(u: &[i64], factor: f64, rv: f64) -> Vec<f32> {
+        let o: Vec<f64> = u.iter().map(|&x| x as f64 * factor).collect();
+        let norm = libm::sqrt(o.iter().fold(0.0, |a, x| a + x * x));
+        let shrink = if norm > rv { rv / norm } else { 1.0 };
+        o.iter().map(|x| (x * shrink) as f32).collect()
+    }
+
+    #[test]
+    fn every_dot_form_is_the_exact_sum() {
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 32) as i32
+        };
+        for n in [0usize, 1, 3, 4, 5, 8, 153, 561] {
+            // ψ within ±2^25 (F_query of r = 561), words anywhere in i32.
+            let psi: Vec<i32> = (0..n).map(|_| next() >> 6).collect();
+            let col: Vec<i32> = (0..n).map(|_| next()).collect();
+            let want = psi.iter().zip(&col).fold(0i64, |s, (&a, &b)| {
+                s.wrapping_add(i64::from(a) * i64::from(b))
+            });
+            assert_eq!(dot4(&psi, &col), want, "n = {n}");
+            assert_eq!(dot(&psi, &col), want, "n = {n}");
+        }
+    }
+
+    #[test]
+    fn pow2_neg_is_one_over_ldexp() {
+        for e in 0..1100u32 {
+            let want = 1.0 / libm::ldexp(1.0, e as i32);
+            assert_eq!(pow2_neg(e).to_bits(), want.to_bits(), "e = {e}");
+        }
+    }
+
+    #[test]
+    fn projection_equals_the_f64_definition() {
+        let mut seed = 99u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed
+        };
+        let mut inside = 0;
+        for trial in 0..20_000 {
+            let dv = 1 + (next() % 40) as usize;
+            let mag = 1i64 << (next() % 50);
+            let mut u: Vec<i64> = (0..dv).map(|_| (next() as i64) % mag).collect();
+            let factor = f64::from_bits(0x3c00_0000_0000_0000 + (next() >> 12) % (1 << 60));
+            let o: Vec<f64> = u.iter().map(|&x| x as f64 * factor).collect();
+            let n = libm::sqrt(o.iter().fold(0.0, |a, x| a + x * x));
+            // r_v around the norm: exactly at it, within a few ulps, and farther off.
+            let rv = match trial % 5 {
+                0 => n,
+                1 => f64::from_bits(n.to_bits() + next() % 4),
+                2 => f64::from_bits(n.to_bits().saturating_sub(next() % 4)),
+                3 => n * (1.0 + (next() % 1000) as f64 * 1e-9),
+                _ => n * (0.5 + (next() % 1000) as f64 / 500.0),
+            };
+            if !(rv > 0.0 && rv.is_finite()) {
+                continue;
+            }
+            let want = reference(&u, factor, rv);
+            let mut out = vec![0f32; dv];
+            u.push(12345); // the denominator slot: must not be read or written
+            project(&mut u, &mut out, factor, rv);
+            assert_eq!(u[dv], 12345);
+            let same = out
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "trial {trial}: dv={dv} rv={rv:e} norm={n:e}");
+            let s32 = want.iter().map(|f| f * f).sum::<f32>();
+            inside += usize::from(surely_inside(s32, dv, rv));
+        }
+        // The fast test does fire (for r_v well above the norm), so both paths are covered.
+        assert!(inside > 1000, "{inside}");
+    }
 }

@@ -41,8 +41,74 @@ impl Rows<'_> {
         }
     }
 
+    /// Whether every entry of row `row` (of width `dim`) is finite (missing entries are not).
+    fn finite(&self, row: usize, dim: usize) -> bool {
+        let base = row.saturating_mul(dim);
+        match self {
+            Rows::F32(v) => v
+                .get(base..base.saturating_add(dim))
+                .is_some_and(|r| r.iter().all(|x| x.to_bits() & 0x7fff_ffff < 0x7f80_0000)),
+            _ => (0..dim).all(|j| self.get(base + j).is_finite()),
+        }
+    }
+
+    /// Whether ‖row‖ ≤ `radius` for sure, in the sense that [`Rows::norm`] would return a
+    /// value ≤ 1 (and every entry is finite), judged from the sum of squares in f32 (one
+    /// hardware multiply-add per entry on a Cortex-M4F; `norm` needs an f64 division,
+    /// multiply and add per entry, soft float there). Only f32 rows are judged, and only
+    /// where f32 is hardware (`fixed::F32_IN_HARDWARE`); `false` means "compute the norm".
+    ///
+    /// Proof. The f32 sum of squares S (dim terms, each x² rounded, then added) satisfies
+    /// ‖x‖² ≤ S·(1 + (dim+4)·2⁻²²) + 10⁻³⁰ for dim ≤ 2¹⁶ (relative error 2⁻²⁴ per
+    /// operation, ≤ 2⁻¹²⁵ absolute per underflow or flush to zero; overflow or NaN make S
+    /// non-finite and the test false). The test, evaluated in f64 (error < 2⁻⁵⁰), thus
+    /// gives ‖x‖ ≤ radius·(1 − 2⁻³¹·⁵). `norm` computes m·√(Σ(x_j/m)²)/radius with
+    /// m = max|x_j|, whose rounding errors stay below (dim+8)·2⁻⁵³ ≤ 2⁻³⁶ relative, so it
+    /// returns < 1.
+    fn surely_inside(&self, row: usize, dim: usize, radius: f64) -> bool {
+        let Rows::F32(v) = self else {
+            return false;
+        };
+        if !crate::fixed::F32_IN_HARDWARE {
+            return false;
+        }
+        let base = row.saturating_mul(dim);
+        let Some(r) = v.get(base..base.saturating_add(dim)) else {
+            return false;
+        };
+        if dim > 1 << 16 {
+            return false;
+        }
+        // Partial sums only grow, so once one exceeds radius² (rounded up: the f32 square
+        // times 1 + 2⁻²⁰ is above the real one) the test below must fail: stop early,
+        // which keeps the cost low for rows far outside the ball (they need `norm`).
+        let stop = (radius * radius) as f32 * (1.0 + 1.0 / 1_048_576.0);
+        let mut s = 0.0f32;
+        for &x in r {
+            s += x * x;
+            if s > stop {
+                return false;
+            }
+        }
+        // (Checked on its own: an infinite S must fail even if radius² overflows too.)
+        if !s.is_finite() {
+            return false;
+        }
+        let margin = 1.0 + (dim as f64 + 4.0) * (1.0 / 4_194_304.0); // 2⁻²²
+        f64::from(s) * margin + 1e-30 <= radius * radius * (1.0 - 1.0 / 1_073_741_824.0) // 2⁻³⁰
+    }
+
     /// Checks row `row` (of width `dim`): finite and, under `Reject`, inside `radius`.
     pub(crate) fn check(&self, row: usize, dim: usize, radius: f64, policy: Policy) -> Result<()> {
+        // Under `Clip` only finiteness matters, and a row surely inside passes either way:
+        // no norm needed.
+        if policy == Policy::Clip || self.surely_inside(row, dim, radius) {
+            return if self.finite(row, dim) {
+                Ok(())
+            } else {
+                Err(Error::NonFiniteInput { row })
+            };
+        }
         let (norm, finite) = self.norm(row, dim, radius);
         if !finite {
             return Err(Error::NonFiniteInput { row });
@@ -58,14 +124,42 @@ impl Rows<'_> {
     /// ‖row/radius‖₂ in f64 (scaled to avoid overflow) and whether every entry is finite.
     fn norm(&self, row: usize, dim: usize, radius: f64) -> (f64, bool) {
         let base = row.saturating_mul(dim);
-        let mut m = 0.0f64;
-        for j in 0..dim {
-            let x = self.get(base + j);
-            if !x.is_finite() {
-                return (f64::NAN, false);
+        // The largest magnitude m, and finiteness. For f32 rows both come from the bits
+        // (exactly the f64 answer: widening is exact and monotonic), so a core without an
+        // FPU does no floating-point call here.
+        let m = match self {
+            Rows::F32(v) => {
+                let Some(r) = v.get(base..base.saturating_add(dim)) else {
+                    return (f64::NAN, false);
+                };
+                let mut max_bits = 0u32;
+                for x in r {
+                    // |x| as bits: ordered like the magnitudes for every non-NaN value.
+                    let a = x.to_bits() & 0x7fff_ffff;
+                    if a >= 0x7f80_0000 {
+                        return (f64::NAN, false); // ±∞ or NaN
+                    }
+                    if a > max_bits {
+                        max_bits = a;
+                    }
+                }
+                f64::from(f32::from_bits(max_bits))
             }
-            m = m.max(libm::fabs(x));
-        }
+            _ => {
+                let mut m = 0.0f64;
+                for j in 0..dim {
+                    let x = self.get(base + j);
+                    if !x.is_finite() {
+                        return (f64::NAN, false);
+                    }
+                    let a = libm::fabs(x);
+                    if a > m {
+                        m = a;
+                    }
+                }
+                m
+            }
+        };
         if m == 0.0 {
             return (0.0, true);
         }
@@ -90,16 +184,21 @@ impl Rows<'_> {
         out: &mut [i32],
     ) -> Result<()> {
         let dim = out.len();
-        let (norm, finite) = self.norm(row, dim, radius);
-        if !finite {
-            return Err(Error::NonFiniteInput { row });
-        }
         // Points outside the ball are scaled to just inside it; `enforce_norm` below makes
-        // the bound exact whatever the f64 rounding did.
-        let f = if norm > 1.0 {
-            scale / (radius * norm) * (1.0 - 1e-12)
-        } else {
+        // the bound exact whatever the f64 rounding did. A row surely inside (finite, and
+        // `norm` ≤ 1) skips the f64 norm: the factor is the same.
+        let f = if self.surely_inside(row, dim, radius) {
             scale / radius
+        } else {
+            let (norm, finite) = self.norm(row, dim, radius);
+            if !finite {
+                return Err(Error::NonFiniteInput { row });
+            }
+            if norm > 1.0 {
+                scale / (radius * norm) * (1.0 - 1e-12)
+            } else {
+                scale / radius
+            }
         };
         let base = row.saturating_mul(dim);
         for (j, o) in out.iter_mut().enumerate() {
@@ -164,6 +263,49 @@ mod tests {
         let rows = Rows::I16(&w, 1.0);
         rows.normalise(0, 1.0, 1.0, 0, &mut out).unwrap();
         assert!((f(out[0]) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn fast_inside_test_agrees_with_the_f64_norm() {
+        let mut seed = 5u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed
+        };
+        let mut fired = 0;
+        for trial in 0..20_000 {
+            let dim = 1 + (next() % 64) as usize;
+            let scale = f32::from_bits(0x2000_0000 + (next() >> 32) as u32 % 0x3f00_0000);
+            let v: Vec<f32> = (0..dim)
+                .map(|_| ((next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale)
+                .collect();
+            let rows = Rows::F32(&v);
+            let (n, finite) = rows.norm(0, dim, 1.0);
+            assert!(finite);
+            // Radii around the norm: at it, a few ulps off, and farther off.
+            let r = match trial % 4 {
+                0 => n,
+                1 => f64::from_bits(n.to_bits() + next() % 8),
+                2 => n * (1.0 + (next() % 1000) as f64 * 1e-10),
+                _ => n * (0.5 + (next() % 1000) as f64 / 400.0),
+            };
+            if !(r > 0.0 && r.is_finite()) {
+                continue;
+            }
+            if rows.surely_inside(0, dim, r) {
+                fired += 1;
+                let (nr, _) = rows.norm(0, dim, r);
+                assert!(nr <= 1.0, "trial {trial}: norm {nr} for radius {r:e}");
+            }
+        }
+        assert!(fired > 2000, "{fired}");
+        // Non-finite and overflowing rows are never "surely inside".
+        let bad = [f32::NAN, 0.0, f32::INFINITY, 0.0, 3e38, 3e38];
+        for row in 0..3 {
+            assert!(!Rows::F32(&bad).surely_inside(row, 2, 1e300));
+        }
     }
 
     #[test]

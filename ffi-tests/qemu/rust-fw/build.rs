@@ -28,8 +28,18 @@ fn main() {
     println!("cargo:rustc-link-arg-bins=-Tlink.x");
     println!("cargo:rustc-env=QEMU_FW_MACHINE={machine}");
 
-    qemu_workload::golden::write_bins(&out, &machine).expect("golden vectors");
+    if let Err(e) = qemu_workload::golden::write_bins(&out, &machine) {
+        panic!("golden vectors: {e}");
+    }
     println!("cargo:rerun-if-changed=build.rs");
+    let root = PathBuf::from("../../..");
+    for f in [
+        "ffi-tests/golden/vectors.txt",
+        "examples/data/minilm/n512_layer2/K.f32",
+        "examples/data/minilm_long/n1024_layer2/V.f32",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(f).display());
+    }
 
     println!("cargo::rustc-check-cfg=cfg(qemu_small_ram)");
     if qemu_workload::profile(&machine) == &qemu_workload::SMALL {

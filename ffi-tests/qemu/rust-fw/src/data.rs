@@ -30,11 +30,16 @@ golden!(
     DEVICE_IMAGE, "device_image.bin"
 );
 golden!(
+    /// The device case's plan serialised on the host (`Plan::write_to`, 320 bytes): what a
+    /// device that builds without planning ships instead of the f64 calibration code.
+    DEVICE_PLAN, "device_plan.bin"
+);
+golden!(
     /// Host query outputs of the device case (n_queries × dv).
     DEVICE_EXPECTED, "device_expected.bin"
 );
 golden!(
-    /// The host-built image that the firmware opens in place, in flash.
+    /// The host-built MiniLM head image that the firmware opens in place, in flash.
     FLASH_IMAGE, "flash_image.bin"
 );
 golden!(
@@ -45,6 +50,22 @@ golden!(
     /// Host query outputs of the flash case.
     FLASH_EXPECTED, "flash_expected.bin"
 );
+golden!(
+    /// The d = 16 image in flash (micro:bit only; empty elsewhere).
+    FLASH16_IMAGE, "flash16_image.bin"
+);
+golden!(
+    /// Queries of the d = 16 flash case.
+    FLASH16_QUERIES, "flash16_queries.bin"
+);
+golden!(
+    /// Host query outputs of the d = 16 flash case.
+    FLASH16_EXPECTED, "flash16_expected.bin"
+);
+
+// `VECTOR_IMAGES` and `VECTOR_QUERIES`: the project golden vectors
+// (`ffi-tests/golden/vectors.txt`), checked on the host by `build.rs` before they get here.
+include!(concat!(env!("OUT_DIR"), "/golden_vectors.rs"));
 
 /// A golden blob as `f32`s (its storage is 8-aligned and its length a multiple of 4, so
 /// the cast cannot fail; `None` would mean a corrupt build).

@@ -7,6 +7,7 @@
 
 pub mod data;
 pub mod measure;
+pub mod probe;
 pub mod stack;
 
 /// Exit code of a failed check.

@@ -1,19 +1,20 @@
-//! QEMU test firmware: runs the workload on the device, checks it bit for bit against the
-//! host golden vectors, and measures instructions (SysTick + `-icount`, calibrated), stack
-//! high-water marks (painting) and image sizes.
+//! QEMU test firmware: runs the mechanism on the device, checks it bit for bit against the
+//! host, and measures instructions (SysTick + `-icount`, calibrated), stack high-water
+//! marks (painting) and image sizes.
 //!
-//! 1. **device case**: build an image on the device from bundled inputs with the
-//!    deterministic test RNG; it must equal the host-built image byte for byte; then open it
-//!    and answer the golden queries.
-//! 2. **flash case**: open the host-built image in place, in flash (`include_bytes!`), and
-//!    answer the golden queries zero-copy.
+//! 1. **project golden vectors** (`ffi-tests/golden/vectors.txt`): build the `flat`,
+//!    `tree` and `laplace` images on the device from the formula inputs with the
+//!    SplitMix64 byte-stream RNG (seed 42); each image's SHA-256, computed on the device,
+//!    and every query's output bits and floor flag must equal the file's;
+//! 2. **device case**: plan and build a larger image (d = dv = 16, or 8 on the micro:bit)
+//!    from bundled inputs; it must equal the host-built image byte for byte; then open it
+//!    and answer the golden queries;
+//! 3. **flash cases**: open the host-built MiniLM head image (d = dv = 32, s = 2) in place,
+//!    in flash, and answer its queries zero-copy; on the micro:bit also the d = 16 image.
 //!
 //! Prints `ok - …`/`FAIL - …` per check, one `qemu-fw: RESULT key=value…` line that
 //! `run.sh` parses, and exits 0 only if every check passed (1 otherwise, 101 on panic,
 //! 3 on HardFault). Features `inject-fail` / `inject-hang` are the negative controls.
-//!
-//! Everything workload-specific goes through `qemu_workload` (`plan`, `build`,
-//! `Attn::open`, `query`), whose API mirrors the mechanism's.
 #![no_std]
 #![no_main]
 
@@ -22,12 +23,13 @@ use dpxattn::AlignedBuf;
 use qemu_fw::PROFILE;
 use qemu_fw::stack::Usage;
 use qemu_fw::{data, measure, stack};
-use qemu_workload::{self as wl, Attn, FLASH, TestRng};
+use qemu_workload::{self as wl, Attn, FLASH, FLASH16, Plan, TestRng};
 use semihosting::println;
+use sha2::{Digest, Sha256};
 
 // Caller buffers live in static RAM, as they would in an application: only what the library
-// itself pushes shows up in the stack measurement. Sizes come from the plan at run time
-// (as with the mechanism); the capacities are checked against them.
+// itself pushes shows up in the stack measurement. Sizes come from the plan at run time;
+// the capacities are checked against them.
 static mut IMAGE: AlignedBuf<{ PROFILE.image_cap }> = AlignedBuf::new();
 static mut SCRATCH: AlignedBuf<{ PROFILE.scratch_cap }> = AlignedBuf::new();
 static mut QSCRATCH: AlignedBuf<{ PROFILE.qscratch_cap }> = AlignedBuf::new();
@@ -102,7 +104,7 @@ fn run_queries(
         c.check("dv fits DV_MAX", false);
         return res;
     };
-    let mut all_ok = true;
+    let mut all_ok = attn.d() == case.d && attn.dv() == case.dv;
     for (i, (q, want)) in queries
         .chunks_exact(case.d)
         .zip(expected.chunks_exact(case.dv))
@@ -129,11 +131,19 @@ fn run_queries(
         );
         all_ok &= same;
     }
+    println!(
+        "{}: d={} dv={} r={} rows={}",
+        case.name,
+        attn.d(),
+        attn.dv(),
+        attn.plan().features(),
+        attn.rows()
+    );
     c.check(
-        if case.name == "device" {
-            "device: queries match host outputs bit for bit"
-        } else {
-            "flash: queries match host outputs bit for bit"
+        match case.name {
+            "device" => "device: queries match host outputs bit for bit",
+            "flash16" => "flash16: queries match host outputs bit for bit",
+            _ => "flash: queries match host outputs bit for bit",
         },
         all_ok,
     );
@@ -149,6 +159,117 @@ fn run_queries(
     res
 }
 
+/// Results of the project golden vectors.
+#[derive(Default)]
+struct Vectors {
+    build_instr: u64,
+    query_instr: u64,
+    build_stack: usize,
+    query_stack: usize,
+}
+
+/// Build every configuration of `ffi-tests/golden/vectors.txt` on the device and check the
+/// image SHA-256 and every query line.
+fn run_vectors(
+    c: &mut Checks,
+    cal: &measure::Calibration,
+    image_buf: &mut [u8],
+    scratch_buf: &mut [u8],
+    qscratch: &mut [u8],
+) -> Vectors {
+    use wl::{GOLDEN_D, GOLDEN_DV, GOLDEN_N};
+    let mut res = Vectors::default();
+    let mut keys = [0f32; GOLDEN_N * GOLDEN_D];
+    let mut values = [0f32; GOLDEN_N * GOLDEN_DV];
+    for (x, k) in keys.iter_mut().enumerate() {
+        *k = wl::golden_key(x / GOLDEN_D, x % GOLDEN_D);
+    }
+    for (x, v) in values.iter_mut().enumerate() {
+        *v = wl::golden_value(x / GOLDEN_DV, x % GOLDEN_DV);
+    }
+    for (ci, (name, &(want_len, want_sha))) in wl::GOLDEN
+        .iter()
+        .zip(data::VECTOR_IMAGES.iter())
+        .enumerate()
+    {
+        let Ok(plan) = Plan::new(&wl::golden_params(name)) else {
+            c.check("vectors: plan", false);
+            continue;
+        };
+        let (Some(image), Some(scratch)) = (
+            image_buf.get_mut(..plan.image_bytes()),
+            scratch_buf.get_mut(..plan.build_scratch_bytes()),
+        ) else {
+            c.check("vectors: plan sizes fit the profile's capacities", false);
+            continue;
+        };
+        // Timed build, then a second build under stack measurement (interrupts are masked
+        // there, so SysTick wraps could not be counted): both must give the file's image.
+        let mut rng = TestRng::new(wl::GOLDEN_SEED);
+        let (t, r) = measure::ticks(|| wl::build(&plan, image, &keys, &values, &mut rng, scratch));
+        res.build_instr = res.build_instr.max(cal.instructions(t));
+        let sha: [u8; 32] = Sha256::digest(&*image).into();
+        let mut ok = r == Ok(want_len) && sha == want_sha;
+        image.fill(0);
+        let mut rng = TestRng::new(wl::GOLDEN_SEED);
+        let (u, r) = stack::measure(|| wl::build(&plan, image, &keys, &values, &mut rng, scratch));
+        let build_stack = stack_bytes(c, "vectors: build stack", u);
+        res.build_stack = res.build_stack.max(build_stack);
+        let sha2: [u8; 32] = Sha256::digest(&*image).into();
+        ok &= r == Ok(want_len) && sha2 == want_sha;
+        println!("vectors {}: build stack {} bytes", name, build_stack);
+        println!(
+            "vectors {}: build {} instructions, {} bytes, sha256 {:02x}{:02x}{:02x}{:02x}… match={}",
+            name,
+            cal.instructions(t),
+            image.len(),
+            sha[0],
+            sha[1],
+            sha[2],
+            sha[3],
+            ok
+        );
+        let Ok(attn) = Attn::open(image) else {
+            c.check("vectors: open", false);
+            continue;
+        };
+        let mut lines = 0;
+        for &(cfg, a, b, m, floor, bits) in data::VECTOR_QUERIES.iter() {
+            if cfg != ci {
+                continue;
+            }
+            let mut q = [0f32; GOLDEN_D];
+            for (j, x) in q.iter_mut().enumerate() {
+                *x = wl::golden_query(m, j);
+            }
+            let mut out = [0f32; GOLDEN_DV];
+            let (t, r) = measure::ticks(|| attn.query_range(a, b, &q, &mut out, qscratch));
+            res.query_instr = res.query_instr.max(cal.instructions(t));
+            let mut same = matches!(r, Ok(info) if info.floor_used == floor)
+                && out.iter().zip(bits).all(|(o, w)| o.to_bits() == w);
+            out.fill(0.0);
+            let (u, r) = stack::measure(|| attn.query_range(a, b, &q, &mut out, qscratch));
+            res.query_stack = res
+                .query_stack
+                .max(stack_bytes(c, "vectors: query stack", u));
+            same &= matches!(r, Ok(info) if info.floor_used == floor)
+                && out.iter().zip(bits).all(|(o, w)| o.to_bits() == w);
+            ok &= same;
+            lines += 1;
+        }
+        println!("vectors {}: {} query lines checked", name, lines);
+        c.check(
+            match *name {
+                "flat" => "vectors flat: image SHA-256 and query bits match vectors.txt",
+                "tree" => "vectors tree: image SHA-256 and query bits match vectors.txt",
+                _ => "vectors laplace: image SHA-256 and query bits match vectors.txt",
+            },
+            ok && lines > 0,
+        );
+    }
+    res
+}
+
 #[entry]
 fn main() -> ! {
     let Some(mut cp) = cortex_m::Peripherals::take() else {
@@ -159,14 +280,15 @@ fn main() -> ! {
         failed: 0,
     };
     println!(
-        "qemu-fw: machine {} workload {} (device d={} dv={} n={}; flash d={} dv={})",
+        "qemu-fw: machine {} workload {} (device d={} dv={} n={}; flash d={} dv={} n={})",
         qemu_fw::MACHINE,
         wl::NAME,
         DEVICE.d,
         DEVICE.dv,
         DEVICE.n,
         FLASH.d,
-        FLASH.dv
+        FLASH.dv,
+        FLASH.n
     );
 
     // --- calibration -------------------------------------------------------------------
@@ -198,7 +320,10 @@ fn main() -> ! {
     let scratch_buf = unsafe { qemu_fw::static_bytes(&raw mut SCRATCH) };
     let qscratch = unsafe { qemu_fw::static_bytes(&raw mut QSCRATCH) };
 
-    // --- device case: build -------------------------------------------------------------
+    // --- project golden vectors ---------------------------------------------------------
+    let vec = run_vectors(&mut c, &cal, image_buf, scratch_buf, qscratch);
+
+    // --- device case: plan and build ----------------------------------------------------
     let (Some(keys), Some(values), Some(dq), Some(dexp), Some(fq), Some(fexp)) = (
         data::floats(data::DEVICE_KEYS),
         data::floats(data::DEVICE_VALUES),
@@ -210,10 +335,25 @@ fn main() -> ! {
         c.check("golden data readable as f32", false);
         qemu_fw::exit(qemu_fw::EXIT_CHECK_FAILED)
     };
-    let Ok(plan) = wl::plan(&DEVICE) else {
+    let params = wl::params(&DEVICE);
+    let (t_plan, plan) = measure::ticks(|| Plan::new(&params));
+    let plan_instr = cal.instructions(t_plan);
+    let (u, plan2) = stack::measure(|| Plan::new(&params));
+    let plan_stack = stack_bytes(&mut c, "plan stack within window", u);
+    c.check("device: plan is deterministic", plan2 == plan);
+    let Ok(plan) = plan else {
         c.check("device: plan", false);
         qemu_fw::exit(qemu_fw::EXIT_CHECK_FAILED)
     };
+    // The shipped plan (`Plan::write_to` on the host) must be the plan the device computes.
+    c.check(
+        "device: Plan::new on the device equals the host plan (Plan::read_from)",
+        Plan::read_from(&data::DEVICE_PLAN.0) == Ok(plan),
+    );
+    println!(
+        "device: plan {} instructions, {} stack bytes",
+        plan_instr, plan_stack
+    );
     let (Some(image), Some(scratch)) = (
         image_buf.get_mut(..plan.image_bytes()),
         scratch_buf.get_mut(..plan.build_scratch_bytes()),
@@ -246,11 +386,12 @@ fn main() -> ! {
         r.is_ok() && image[..] == golden_image[..],
     );
     let build_stack = stack_bytes(&mut c, "build stack within window", u);
+    println!("device: build stack {} bytes", build_stack);
 
     // --- device case: queries on the RAM image ------------------------------------------
     let dev = run_queries(&mut c, &cal, &DEVICE, image, dq, dexp, qscratch);
 
-    // --- flash case: host-built image opened in place ------------------------------------
+    // --- flash cases: host-built images opened in place ----------------------------------
     let flash_image = &data::FLASH_IMAGE.0;
     // On every machine here flash/code memory is below 0x2000_0000 and RAM above it.
     c.check(
@@ -258,26 +399,58 @@ fn main() -> ! {
         (flash_image.as_ptr() as usize) < 0x2000_0000,
     );
     let fl = run_queries(&mut c, &cal, &FLASH, flash_image, fq, fexp, qscratch);
+    let (d16_instr, d16_stack) = if PROFILE.flash16 {
+        match (
+            data::floats(data::FLASH16_QUERIES),
+            data::floats(data::FLASH16_EXPECTED),
+        ) {
+            (Some(q), Some(e)) => {
+                let r = run_queries(
+                    &mut c,
+                    &cal,
+                    &FLASH16,
+                    &data::FLASH16_IMAGE.0,
+                    q,
+                    e,
+                    qscratch,
+                );
+                (r.max_instr, r.stack)
+            }
+            _ => {
+                c.check("flash16 data readable as f32", false);
+                (0, 0)
+            }
+        }
+    } else {
+        (dev.max_instr, dev.stack)
+    };
 
-    let stack_max = build_stack.max(dev.stack).max(fl.stack);
+    let query_stack = dev.stack.max(fl.stack).max(d16_stack).max(vec.query_stack);
+    let build_stack = build_stack.max(vec.build_stack);
+    let stack_max = build_stack.max(plan_stack).max(query_stack);
     println!(
-        "qemu-fw: RESULT machine={} workload={} device={}x{}x{} query_instr={} build_instr={} stack_bytes={} \
-         build_stack={} query_stack={} flash_query_instr={} flash_query_stack={} \
+        "qemu-fw: RESULT machine={} workload={} query_instr={} build_instr={} stack_bytes={} build_includes_plan=0 \
+         d16_query_instr={} device={}x{}x{} device_query_instr={} plan_instr={} \
+         build_stack={} plan_stack={} query_stack={} vectors_build_instr={} vectors_query_instr={} \
          image_bytes={} flash_image_bytes={} open_instr={} flash_open_instr={}",
         qemu_fw::MACHINE,
         wl::NAME,
+        fl.max_instr,
+        build_instr,
+        stack_max,
+        d16_instr,
         DEVICE.d,
         DEVICE.dv,
         DEVICE.n,
         dev.max_instr,
-        build_instr,
-        stack_max,
+        plan_instr,
         build_stack,
-        dev.stack,
-        fl.max_instr,
-        fl.stack,
+        plan_stack,
+        query_stack,
+        vec.build_instr,
+        vec.query_instr,
         golden_image.len(),
-        data::FLASH_IMAGE.0.len(),
+        flash_image.len(),
         dev.open_instr,
         fl.open_instr
     );

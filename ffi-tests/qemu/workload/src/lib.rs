@@ -1,42 +1,40 @@
 //! The workload the QEMU firmware runs (Rust directly, C through `c-shim`), and, with the
 //! `std` feature, the host golden vectors it is checked against.
 //!
-//! **This file is the only place that knows what the workload is.** Its API mirrors the
-//! mechanism's (`Plan` with runtime buffer sizes, `build(&plan, &mut image, &keys, &values,
-//! &mut rng, &mut scratch)`, `Attn::open(&image)`, `attn.query(&q, &mut out, &mut
-//! qscratch)`, f32 rows in and f32 out), so swapping the placeholder for
-//! `dpxattn::mechanism` replaces the `toy` module with re-exports and [`plan`] with
-//! `Plan::new(&Params { .. })`; the measurement harness does not change.
-//! `docs/notes/qemu.md` lists exactly what remains to wire.
+//! **This file is the only place that knows what the workload is**: the real mechanism
+//! (`dpxattn::mechanism`), in three kinds of case.
 //!
-//! # The placeholder: `fixed-toy`
-//! Until the mechanism lands, the workload is a real but small computation with the
-//! library's fixed-point primitives ([`dpxattn::fixed`]), shaped like the mechanism so the
-//! measurements exercise the same kind of code:
-//! - **build**: f32 rows → `Q30` (toward zero, once per row); `S = Kᵀ·V` (d × dv) with
-//!   `mul_round` into `i64` accumulators in the caller's scratch; one RNG draw per word
-//!   (a *toy* offset from the deterministic test RNG, **not** DP noise); `round_shr` +
-//!   `sat_i32` into 32-bit little-endian image words behind a 16-byte header;
-//! - **open**: header checks, then a zero-copy `&[i32]` view of the words (`bytemuck`);
-//! - **query**: f32 → Q30, `u = qᵀ·S` with the same primitives, `out = u · 2⁻²²` as f32.
-//!
-//! Its numbers measure the harness and the primitives, **not** the mechanism.
+//! 1. **Project golden vectors** ([`GOLDEN`]): the three configurations of
+//!    `ffi-tests/golden/README.md` (d = 4, dv = 3, n = 10, `flat` / `tree` / `laplace`), with
+//!    the same formula inputs ([`golden_key`], [`golden_value`], [`golden_query`]) and the
+//!    same SplitMix64 byte-stream RNG ([`TestRng`], seed 42). The device builds each image
+//!    and checks its SHA-256 and every query's output bits and floor flag against
+//!    `ffi-tests/golden/vectors.txt`.
+//! 2. **Device case** ([`Profile::device`]): a larger structure (d = dv = 16, s = 2 on the
+//!    ≥ 64 KB machines; d = dv = 8 on the 16 KB micro:bit) built on the device from bundled
+//!    inputs, checked byte for byte against the image the host builds with the same inputs
+//!    and RNG, then queried.
+//! 3. **Flash cases**: host-built images opened in place, zero-copy: [`FLASH`], a real
+//!    MiniLM head (d = dv = 32, s = 2, r = 561, n = 512; parameters in `golden.rs`), on
+//!    every machine; and [`FLASH16`], the d = 16 image of the large device case, on the
+//!    micro:bit, whose RAM cannot hold that build, so that every machine reports a d = 16
+//!    query.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 use rand_core::{Infallible, TryCryptoRng, TryRng};
 
 #[cfg(feature = "std")]
 pub mod golden;
-mod toy;
 
+pub use dpxattn::mechanism::{Attn, NoiseKind, Params, Plan, QueryInfo, build};
 pub use dpxattn::{Error, Result};
-pub use toy::{Attn, Plan, build};
 
-/// Name of the workload, printed on every `qemu:` line so nobody mistakes the placeholder
-/// for the mechanism.
-pub const NAME: &str = "fixed-toy";
+/// Name of the workload, printed on every `qemu:` line.
+pub const NAME: &str = "mechanism";
 
-/// One configuration of the workload: public dimensions and the RNG seed.
+/// One configuration built by the harness (device and flash cases): public dimensions and
+/// the RNG seed. Its parameters are `Params::new(d, dv, n)` (degree 2), except for the
+/// MiniLM case, whose parameters are chosen in `golden.rs` and travel inside its image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Case {
     /// Short name used in output and in golden file names.
@@ -45,7 +43,7 @@ pub struct Case {
     pub d: usize,
     /// Value dimension.
     pub dv: usize,
-    /// Prompt rows.
+    /// Prompt rows (= n_max).
     pub n: usize,
     /// Number of golden queries.
     pub n_queries: usize,
@@ -53,7 +51,7 @@ pub struct Case {
     pub seed: u64,
 }
 
-/// Built on the device from bundled inputs, on machines with ≥ 64 KB RAM.
+/// Built on the device, on machines with ≥ 64 KB RAM (the d = 16, s = 2 measurement).
 pub const DEVICE: Case = Case {
     name: "device",
     d: 16,
@@ -63,8 +61,8 @@ pub const DEVICE: Case = Case {
     seed: 0x5eed_0001,
 };
 
-/// Built on the device on the 16 KB-RAM micro:bit (image + build scratch must fit with
-/// the stack; with the mechanism, d=16 needs about 32 KB of the two).
+/// Built on the device on the 16 KB-RAM micro:bit: the d = 16 build needs 10.7 KB of image
+/// and 21.7 KB of scratch, more than the machine has.
 pub const DEVICE_SMALL: Case = Case {
     name: "device",
     d: 8,
@@ -74,45 +72,57 @@ pub const DEVICE_SMALL: Case = Case {
     seed: 0x5eed_0003,
 };
 
-/// Built on the host, placed in flash with `include_bytes!` and opened zero-copy.
+/// The real MiniLM head (all-MiniLM-L6-v2 layer 2, head 0, n = 512 prompt rows), built on
+/// the host, placed in flash and opened zero-copy.
 pub const FLASH: Case = Case {
     name: "flash",
     d: 32,
     dv: 32,
-    n: 64,
+    n: 512,
     n_queries: 4,
     seed: 0x5eed_0002,
 };
 
+/// The large device case's image, built on the host and opened from flash on the micro:bit.
+pub const FLASH16: Case = Case {
+    name: "flash16",
+    ..DEVICE
+};
+
 /// What one class of machine runs: its device case and the capacities of the firmware's
-/// static buffers. [`plan`]'s sizes are computed at run time, as the mechanism's are; the
-/// firmware checks they fit (and a host test checks it ahead of time).
+/// static buffers. [`plan`]'s sizes are computed at run time; the firmware checks they fit
+/// (and a host test checks it ahead of time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Profile {
     /// The case built on the device.
     pub device: Case,
+    /// Whether the d = 16 image is opened from flash ([`FLASH16`]) because the device case
+    /// is smaller.
+    pub flash16: bool,
     /// Image buffer capacity (bytes).
     pub image_cap: usize,
     /// Build scratch capacity (bytes).
     pub scratch_cap: usize,
-    /// Query scratch capacity (bytes), for the device and the flash case.
+    /// Query scratch capacity (bytes), for every case.
     pub qscratch_cap: usize,
 }
 
 /// Machines with 16 KB RAM (micro:bit).
 pub const SMALL: Profile = Profile {
     device: DEVICE_SMALL,
-    image_cap: 1024,
-    scratch_cap: 1024,
-    qscratch_cap: 512,
+    flash16: true,
+    image_cap: 2720,
+    scratch_cap: 3584,
+    qscratch_cap: 2688,
 };
 
 /// Machines with ≥ 64 KB RAM (lm3s6965evb, mps2-an386).
 pub const LARGE: Profile = Profile {
     device: DEVICE,
-    image_cap: 2048,
-    scratch_cap: 4096,
-    qscratch_cap: 512,
+    flash16: false,
+    image_cap: 10752,
+    scratch_cap: 21632,
+    qscratch_cap: 2688,
 };
 
 /// The profile of a QEMU machine.
@@ -127,9 +137,76 @@ pub fn profile(machine: &str) -> &'static Profile {
 /// Largest `dv` of any case (output buffer length).
 pub const DV_MAX: usize = 32;
 
-/// The plan of `case` (with the mechanism: `Plan::new(&Params { d, dv, n_max, .. })`).
+/// The parameters of a harness case: the library defaults for its shape (degree 2,
+/// τ = 1/√d, r_q = r_k = d^¼ so B = 1, r_v = 1, ε = 1, δ = 10⁻⁵, Gaussian, flat).
+pub fn params(case: &Case) -> Params {
+    Params {
+        degree: 2,
+        ..Params::new(case.d as u32, case.dv as u32, case.n as u32)
+    }
+}
+
+/// The plan of a harness case.
 pub fn plan(case: &Case) -> Result<Plan> {
-    Plan::new(case.d, case.dv, case.n)
+    Plan::new(&params(case))
+}
+
+// --- the project's golden vectors (ffi-tests/golden/README.md) ------------------------------
+
+/// d of the golden configurations.
+pub const GOLDEN_D: usize = 4;
+/// dv of the golden configurations.
+pub const GOLDEN_DV: usize = 3;
+/// Rows of the golden configurations.
+pub const GOLDEN_N: usize = 10;
+/// Queries of the golden configurations.
+pub const GOLDEN_M: usize = 4;
+/// RNG seed of the golden builds.
+pub const GOLDEN_SEED: u64 = 42;
+/// Names of the golden configurations, in `vectors.txt` order.
+pub const GOLDEN: [&str; 3] = ["flat", "tree", "laplace"];
+
+/// `keys[i][j] = ((7i + 3j + 1) mod 13 − 6) / 4` (exact in f32).
+pub fn golden_key(i: usize, j: usize) -> f32 {
+    ((7 * i + 3 * j + 1) % 13) as f32 / 4.0 - 1.5
+}
+/// `values[i][j] = ((5i + 11j + 2) mod 9 − 4) / 4`.
+pub fn golden_value(i: usize, j: usize) -> f32 {
+    ((5 * i + 11 * j + 2) % 9) as f32 / 4.0 - 1.0
+}
+/// `queries[m][j] = ((3m + 5j) mod 7 − 3) / 2`.
+pub fn golden_query(m: usize, j: usize) -> f32 {
+    ((3 * m + 5 * j) % 7) as f32 / 2.0 - 1.5
+}
+
+/// The parameters of golden configuration `name` (see `ffi-tests/golden/README.md`):
+/// n_max = 16, degree 2, τ = 0.5, r_q = 2, r_k = 1.5, r_v = 1.25; `tree` has block = 3;
+/// `laplace` is the discrete Laplace with ε = 2 and contribution clipping C = 0.5.
+pub fn golden_params(name: &str) -> Params {
+    let mut p = Params::new(GOLDEN_D as u32, GOLDEN_DV as u32, 16);
+    p.score_scale = 0.5;
+    p.radius_q = 2.0;
+    p.radius_k = 1.5;
+    p.radius_v = 1.25;
+    match name {
+        "tree" => p.block = 3,
+        "laplace" => {
+            p.mechanism = NoiseKind::Laplace;
+            p.epsilon = 2.0;
+            p.clip = 0.5;
+        }
+        _ => {}
+    }
+    p
+}
+
+/// The block ranges a golden configuration is queried over (`vectors.txt` order).
+pub fn golden_ranges(name: &str) -> &'static [(usize, usize)] {
+    if name == "tree" {
+        &[(0, 4), (1, 3), (2, 3)]
+    } else {
+        &[(0, 1)]
+    }
 }
 
 /// Deterministic test RNG: SplitMix64 as a **byte stream**, the project's golden-vector
