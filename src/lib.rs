@@ -24,6 +24,8 @@
 #![allow(clippy::doc_markdown)]
 
 pub mod checksum;
+#[cfg(target_arch = "x86_64")]
+mod cpu;
 pub mod error;
 pub mod ffi;
 pub mod fixed;

@@ -135,7 +135,7 @@ impl PolyKernel {
         if x.len() != self.d as usize || out.len() != self.r as usize {
             return Err(Error::WrongLength);
         }
-        if self.degree != 2 || !self.map_degree2(x, out) {
+        if self.degree != 2 || !self.map_degree2_dispatch(x, out) {
             self.map_dfs(x, out);
         }
         Ok(())
@@ -179,6 +179,7 @@ impl PolyKernel {
     ///
     /// (For a plan, |v| ≈ 2³⁰·√B·|x_i|/Φ and c ≤ 2²⁷√B with Φ² > B²/2, so
     /// |v|·c ≲ 2⁵⁷·√2 < 2⁵⁸ − 2²⁶.)
+    #[inline(always)]
     fn map_degree2(&self, x: &[i32], out: &mut [i32]) -> bool {
         let (c1, c2) = (self.c[0], self.c[1]);
         let psi0 = self.psi0;
@@ -208,13 +209,35 @@ impl PolyKernel {
             };
             *o1 = v1;
             // The first child repeats index i (multiplicity 2), the others are new (1).
-            let mut cm = c2;
-            for (o, &xj) in o2.iter_mut().zip(tail) {
-                *o = step32_low(v1, xj, cm);
-                cm = c1;
+            if let (Some((o, o2)), Some((&xi, tail))) = (o2.split_first_mut(), tail.split_first()) {
+                *o = step32_low(v1, xi, c2);
+                for (o, &xj) in o2.iter_mut().zip(tail) {
+                    *o = step32_low(v1, xj, c1);
+                }
             }
         }
         true
+    }
+
+    /// [`PolyKernel::map_degree2`], compiled for AVX2 where the CPU has it (x86-64).
+    fn map_degree2_dispatch(&self, x: &[i32], out: &mut [i32]) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if crate::cpu::has_avx2() {
+            // SAFETY: the CPU executes AVX2 and the OS preserves its registers
+            // (`has_avx2`); the function is safe Rust otherwise.
+            #[allow(unsafe_code)]
+            return unsafe { self.map_degree2_avx2(x, out) };
+        }
+        self.map_degree2(x, out)
+    }
+
+    /// The same source as [`PolyKernel::map_degree2`] (inlined), vectorised by the
+    /// compiler with AVX2's 32×32→64 multiply (`VPMULDQ`): about 2× faster for queries.
+    /// Integer arithmetic, so the outputs are the same bits.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn map_degree2_avx2(&self, x: &[i32], out: &mut [i32]) -> bool {
+        self.map_degree2(x, out)
     }
 
     /// The map for any degree: depth-first over non-decreasing index sequences. Not
@@ -373,10 +396,15 @@ mod tests {
                 assert!(k.map_degree2(&x, &mut fast), "guard failed d={d} b={b}");
                 k.map_dfs(&x, &mut slow);
                 assert_eq!(fast, slow, "d={d} b={b} x={x:?}");
+                // The dispatched form (AVX2 on most x86-64 hosts) gives the same bits.
+                let mut dispatched = vec![0i32; r];
+                assert!(k.map_degree2_dispatch(&x, &mut dispatched));
+                assert_eq!(dispatched, slow, "dispatched d={d} b={b}");
             }
             // Outside the guard (|x_i| > 2³⁰) the fast path declines.
             let x = vec![i32::MIN; d as usize];
             assert!(!k.map_degree2(&x, &mut vec![0; r]));
+            assert!(!k.map_degree2_dispatch(&x, &mut vec![0; r]));
         }
     }
 

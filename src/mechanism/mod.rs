@@ -36,6 +36,9 @@
 
 mod bound;
 mod build;
+mod dot;
+#[cfg(target_arch = "x86_64")]
+mod dot_avx2;
 mod image;
 mod noise;
 mod params;
