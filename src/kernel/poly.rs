@@ -158,7 +158,7 @@ fn step32(v: i32, x: i32, c: i32) -> i64 {
 /// low bits as the exact signed one). Spelled this way the compiler emits one `SMULL`, the
 /// rounding add and a two-instruction 64→32 shift per step on a Cortex-M3/M4.
 #[inline(always)]
-fn step32_low(v: i32, x: i32, c: i32) -> i32 {
+pub(super) fn step32_low(v: i32, x: i32, c: i32) -> i32 {
     let p = crate::fixed::mul_i32_wide(v, x) as u64;
     let t = (p.wrapping_add(1 << 29) >> 30) as i32;
     let q = crate::fixed::mul_i32_wide(t, c) as u64;
@@ -179,8 +179,23 @@ impl PolyKernel {
     ///
     /// (For a plan, |v| ≈ 2³⁰·√B·|x_i|/Φ and c ≤ 2²⁷√B with Φ² > B²/2, so
     /// |v|·c ≲ 2⁵⁷·√2 < 2⁵⁸ − 2²⁶.)
-    #[inline(always)]
     fn map_degree2(&self, x: &[i32], out: &mut [i32]) -> bool {
+        self.map_degree2_with(x, out, |v1, xs, c, o| {
+            for (o, &xj) in o.iter_mut().zip(xs) {
+                *o = step32_low(v1, xj, c);
+            }
+        })
+    }
+
+    /// [`PolyKernel::map_degree2`] with the inner loop given: `row(v1, xs, c, o)` must set
+    /// `o[j] = step32_low(v1, xs[j], c)` for every `j < o.len()` (`xs` is as long).
+    #[inline(always)]
+    pub(super) fn map_degree2_with(
+        &self,
+        x: &[i32],
+        out: &mut [i32],
+        row: impl Fn(i32, &[i32], i32, &mut [i32]),
+    ) -> bool {
         let (c1, c2) = (self.c[0], self.c[1]);
         let psi0 = self.psi0;
         let cmax = u64::from(c1.max(c2).unsigned_abs());
@@ -208,12 +223,11 @@ impl PolyKernel {
                 return false;
             };
             *o1 = v1;
-            // The first child repeats index i (multiplicity 2), the others are new (1).
-            if let (Some((o, o2)), Some((&xi, tail))) = (o2.split_first_mut(), tail.split_first()) {
+            row(v1, tail, c1, o2);
+            // The first child repeats index i (multiplicity 2, constant c₂), the others are
+            // new (multiplicity 1, c₁).
+            if let Some(o) = o2.first_mut() {
                 *o = step32_low(v1, xi, c2);
-                for (o, &xj) in o2.iter_mut().zip(tail) {
-                    *o = step32_low(v1, xj, c1);
-                }
             }
         }
         true
@@ -226,17 +240,8 @@ impl PolyKernel {
             // SAFETY: the CPU executes AVX2 and the OS preserves its registers
             // (`has_avx2`); the function is safe Rust otherwise.
             #[allow(unsafe_code)]
-            return unsafe { self.map_degree2_avx2(x, out) };
+            return unsafe { super::poly_avx2::map_degree2(self, x, out) };
         }
-        self.map_degree2(x, out)
-    }
-
-    /// The same source as [`PolyKernel::map_degree2`] (inlined), vectorised by the
-    /// compiler with AVX2's 32×32→64 multiply (`VPMULDQ`): about 2× faster for queries.
-    /// Integer arithmetic, so the outputs are the same bits.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn map_degree2_avx2(&self, x: &[i32], out: &mut [i32]) -> bool {
         self.map_degree2(x, out)
     }
 

@@ -43,8 +43,9 @@ fn accumulate_avx2(psi: &[i32], node: &[i32], u: &mut [i64]) {
         .chunks_exact_mut(PASS)
         .zip(n_full.chunks_exact(PASS * r));
     for (uc, nc) in passes.by_ref() {
-        let cols: [&[i32]; PASS] =
-            core::array::from_fn(|c| nc.get(c * r..(c + 1) * r).unwrap_or(&[]));
+        let mut it = nc.chunks_exact(r);
+        let mut next = || it.next().unwrap_or(&[]);
+        let cols: [&[i32]; PASS] = [next(), next(), next(), next()];
         for (x, y) in uc.iter_mut().zip(columns(psi, cols)) {
             *x = x.wrapping_add(y);
         }
