@@ -5,7 +5,7 @@
 //! associative anyway), so which form runs never changes a single output bit: the golden
 //! vectors are the same on every target and CPU. The forms differ only in speed:
 //! - ARM ([`dot4`]): `LDRD`/`SMLAL` on Cortex-M3/M4, [`mul_wide`] on ARMv6-M;
-//! - x86-64 with AVX2 (detected at run time, [`super::dot_avx2`]): 4 columns at a time with
+//! - x86-64 with AVX2 (detected at run time, [`super::avx2`]): 4 columns at a time with
 //!   `VPMULDQ`, ≈ 5× the scalar rate;
 //! - elsewhere ([`dot_unrolled`]): four independent accumulators, which the compiler
 //!   vectorises where the target has a widening multiply (e.g. AArch64 `SMLAL`).
@@ -17,7 +17,7 @@
 pub(crate) fn accumulate(psi: &[i32], node: &[i32], u: &mut [i64]) {
     #[cfg(target_arch = "x86_64")]
     if crate::cpu::has_avx2() {
-        super::dot_avx2::accumulate(psi, node, u);
+        super::avx2::accumulate(psi, node, u);
         return;
     }
     let r = psi.len();

@@ -34,11 +34,11 @@
     )
 )]
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod bound;
 mod build;
 mod dot;
-#[cfg(target_arch = "x86_64")]
-mod dot_avx2;
 mod image;
 mod noise;
 mod params;

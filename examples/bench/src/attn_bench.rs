@@ -111,6 +111,7 @@ pub fn run(
         "  exact kernel: {}",
         crate::exact::kernel_name()
     ));
+    report.human(format_args!("  dpxattn query: {}", ours_kernel_name()));
     match subject {
         Some(ref s) => report.human(format_args!(
             "  {:>6} {:>12} {:>14} {:>14} {:>9} {:>16}",
@@ -184,6 +185,16 @@ pub fn run(
         ));
     }
     Ok(())
+}
+
+/// Which dot-product path the library picks on this machine (it detects AVX2 itself, in
+/// `no_std`, with CPUID; this asks std the same question to report it).
+fn ours_kernel_name() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        return "x86-64 AVX2 (runtime-detected)";
+    }
+    "portable"
 }
 
 #[cfg(test)]
