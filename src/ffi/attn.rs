@@ -23,11 +23,11 @@
 
 use super::DPX_HEADER_BYTES;
 use super::check::{
-    FfiResult, Span, disjoint, input, input_buf, output, output_buf, output_struct,
+    FfiResult, Span, disjoint, input, input_buf, output, output_buf, output_struct, status,
 };
 use super::params::dpx_params;
 use super::plan::dpx_plan;
-use super::status::{DPX_ERR_WRONG_LENGTH, DPX_OK, dpx_status};
+use super::status::{DPX_ERR_WRONG_LENGTH, dpx_status};
 use crate::mechanism::{Attn, Policy, Rows, image_len};
 use core::ffi::c_void;
 
@@ -83,13 +83,6 @@ pub struct dpx_attn_info {
     pub image_bytes: usize,
     /// Bytes of scratch one query needs.
     pub query_scratch_bytes: usize,
-}
-
-fn status(r: FfiResult<()>) -> dpx_status {
-    match r {
-        Ok(()) => DPX_OK,
-        Err(s) => s,
-    }
 }
 
 /// The image behind a handle, re-validated without its checksum (see the module docs),

@@ -17,11 +17,11 @@
 //! In every case the exact (un-noised) sums only ever live in the scratch, which the
 //! library zeroises when the build finishes or fails.
 
-use super::check::{FfiResult, Region, Span, disjoint, input, output_buf};
+use super::check::{FfiResult, Region, Span, disjoint, input, output_buf, status};
 use super::params::dpx_params;
 use super::plan::plan_of;
 use super::rng::{CallbackRng, dpx_fill_fn};
-use super::status::{DPX_ERR_LENGTH_OVERFLOW, DPX_OK, dpx_status};
+use super::status::{DPX_ERR_LENGTH_OVERFLOW, dpx_status};
 use crate::mechanism::{Rows, build_begin, build_finish, build_push, build_rows, state_dims};
 use core::ffi::c_void;
 
@@ -88,13 +88,6 @@ pub(super) unsafe fn zeroise_image(image: *mut c_void, image_bytes: usize) {
     if let Ok(s) = super::check::output(image.cast::<u8>(), image_bytes) {
         // SAFETY: the caller's precondition; no reference to the image is alive here.
         unsafe { s.as_mut_slice().fill(0) };
-    }
-}
-
-fn status(r: FfiResult<()>) -> dpx_status {
-    match r {
-        Ok(()) => DPX_OK,
-        Err(s) => s,
     }
 }
 

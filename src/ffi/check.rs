@@ -20,13 +20,21 @@
 
 use super::DPX_ALIGN;
 use super::status::{
-    DPX_ERR_LENGTH_OVERFLOW, DPX_ERR_MISALIGNED, DPX_ERR_NULL, DPX_ERR_OVERLAP, dpx_status,
+    DPX_ERR_LENGTH_OVERFLOW, DPX_ERR_MISALIGNED, DPX_ERR_NULL, DPX_ERR_OVERLAP, DPX_OK, dpx_status,
 };
 use core::ffi::c_void;
 use core::mem::{align_of, size_of};
 
 /// Result of the boundary layer: a status code on error.
 pub(crate) type FfiResult<T> = core::result::Result<T, dpx_status>;
+
+/// The status an entry point returns for a boundary-layer result (`DPX_OK` on success).
+pub(crate) fn status(r: FfiResult<()>) -> dpx_status {
+    match r {
+        Ok(()) => DPX_OK,
+        Err(s) => s,
+    }
+}
 
 /// A checked `(pointer, element count)` pair: not NULL unless empty, no size overflow,
 /// aligned. Turning it into a slice is still `unsafe` (validity is the caller's promise).

@@ -7,12 +7,15 @@
 //! form `dpx_distance_begin` / `dpx_distance_push` / `dpx_distance_finish` needs no
 //! separate state; only `finish` draws randomness.
 
-use super::build::zeroise_image;
-use super::check::{FfiResult, Span, disjoint, input, input_buf, output_buf, output_struct};
+use super::check::FfiResult;
+use super::family::{
+    Buf, CParams, Rows, answer, begin_rows, build_rows, finish_rows, noise_of, open, plan_new,
+    push_rows,
+};
 use super::params::dpx_mechanism;
-use super::rng::{CallbackRng, dpx_fill_fn};
+use super::rng::dpx_fill_fn;
 use super::status::dpx_status;
-use super::tree::{dpx_bound_parts, family_image, noise_of, status, write_out};
+use super::tree::dpx_bound_parts;
 use crate::tree::{DPTreeDistance, DistanceBuilder, DistanceParams, DistancePlan};
 use core::ffi::c_void;
 
@@ -61,9 +64,10 @@ pub struct dpx_distance_plan {
     pub moments_noise_scale: f64,
 }
 
-impl dpx_distance_params {
-    fn to_params(self) -> FfiResult<DistanceParams> {
-        Ok(DistanceParams {
+impl CParams for dpx_distance_params {
+    type Plan = DistancePlan;
+    fn plan(self) -> FfiResult<DistancePlan> {
+        Ok(DistancePlan::new(&DistanceParams {
             cells: self.cells,
             radius: self.radius,
             weight_bound: self.weight_bound,
@@ -71,16 +75,8 @@ impl dpx_distance_params {
             noise: noise_of(self.mechanism)?,
             epsilon: self.epsilon,
             delta: self.delta,
-        })
+        })?)
     }
-}
-
-/// # Safety
-/// `p` must be NULL or valid for reading one `dpx_distance_params`.
-unsafe fn plan_of(p: *const dpx_distance_params) -> FfiResult<DistancePlan> {
-    // SAFETY: forwarded precondition; plain integers and floats.
-    let params = unsafe { super::check::read_struct(p) }?.to_params()?;
-    Ok(DistancePlan::new(&params)?)
 }
 
 /// Validates `*p` and derives the plan into `*out`.
@@ -99,25 +95,18 @@ pub unsafe extern "C" fn dpx_distance_plan_new(
     p: *const dpx_distance_params,
     out: *mut dpx_distance_plan,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let plan = unsafe { plan_of(p) }?;
-        let o = output_struct(out)?;
-        // SAFETY: checked non-NULL and aligned; `*p` was copied before.
-        unsafe {
-            o.write(dpx_distance_plan {
-                image_bytes: plan.image_bytes,
-                levels: plan.levels,
-                cell_width: plan.cell_width,
-                tree_epsilon: plan.tree_epsilon,
-                tree_rho: plan.tree_rho,
-                weights_noise_scale: plan.weights.scale_real(),
-                moments_noise_scale: plan.moments.scale_real(),
-            });
-        }
-        Ok(())
-    };
-    status(run())
+    // SAFETY: forwarded precondition.
+    unsafe {
+        plan_new(p, out, |plan| dpx_distance_plan {
+            image_bytes: plan.image_bytes,
+            levels: plan.levels,
+            cell_width: plan.cell_width,
+            tree_epsilon: plan.tree_epsilon,
+            tree_rho: plan.tree_rho,
+            weights_noise_scale: plan.weights.scale_real(),
+            moments_noise_scale: plan.moments.scale_real(),
+        })
+    }
 }
 
 /// Builds a distance image in one call from `n <= p->n_max` points `points[i]` with
@@ -145,26 +134,24 @@ pub unsafe extern "C" fn dpx_distance_build(
     fill: dpx_fill_fn,
     fill_ctx: *mut c_void,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let plan = unsafe { plan_of(p) }?;
-        let img = output_buf(image, image_bytes)?;
-        let x = input(points, n)?;
-        let w = input(weights, n)?;
-        disjoint(&[img.region(), x.region(), w.region()])?;
-        // SAFETY: forwarded precondition on `fill`.
-        let mut rng = unsafe { CallbackRng::new(fill, fill_ctx) }?;
-        // SAFETY: checked and disjoint; validity is the caller's precondition.
-        let (img, x, w) = unsafe { (img.as_mut_slice(), x.as_slice(), w.as_slice()) };
-        DPTreeDistance::build(&plan, img, x, w, &mut rng)?;
-        Ok(())
+    let image = Buf {
+        ptr: image,
+        bytes: image_bytes,
     };
-    let r = run();
-    if r.is_err() {
-        // SAFETY: forwarded precondition; no slice made by `run` is alive.
-        unsafe { zeroise_image(image, image_bytes) };
+    let rows = Rows { points, weights, n };
+    // One coordinate per point; no scratch.
+    // SAFETY: forwarded precondition.
+    unsafe {
+        build_rows(
+            p,
+            image,
+            rows,
+            (fill, fill_ctx),
+            Buf::NONE,
+            |_| 1,
+            |plan, img, x, w, _, rng| DPTreeDistance::build(plan, img, x, w, rng).map(drop),
+        )
     }
-    status(r)
 }
 
 /// Starts a build in `image` (marked "in progress": it cannot be opened until
@@ -182,20 +169,16 @@ pub unsafe extern "C" fn dpx_distance_begin(
     image: *mut c_void,
     image_bytes: usize,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let plan = unsafe { plan_of(p) }?;
-        let img = output_buf(image, image_bytes)?;
-        // SAFETY: checked; validity is the caller's precondition.
-        DistanceBuilder::begin(&plan, unsafe { img.as_mut_slice() })?;
-        Ok(())
+    let image = Buf {
+        ptr: image,
+        bytes: image_bytes,
     };
-    let r = run();
-    if r.is_err() {
-        // SAFETY: forwarded precondition; no slice made by `run` is alive.
-        unsafe { zeroise_image(image, image_bytes) };
+    // SAFETY: forwarded precondition.
+    unsafe {
+        begin_rows(p, image, |plan, img| {
+            DistanceBuilder::begin(plan, img).map(drop)
+        })
     }
-    status(r)
 }
 
 /// Adds `n` points with their weights to a build in progress (exact sums, no randomness).
@@ -216,17 +199,22 @@ pub unsafe extern "C" fn dpx_distance_push(
     weights: *const f64,
     n: usize,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        let img = output_buf(image, image_bytes)?;
-        let x = input(points, n)?;
-        let w = input(weights, n)?;
-        disjoint(&[img.region(), x.region(), w.region()])?;
-        // SAFETY: checked and disjoint; validity is the caller's precondition.
-        let (img, x, w) = unsafe { (img.as_mut_slice(), x.as_slice(), w.as_slice()) };
-        DistanceBuilder::resume(img)?.push(x, w)?;
-        Ok(())
+    let image = Buf {
+        ptr: image,
+        bytes: image_bytes,
     };
-    status(run())
+    let rows = Rows { points, weights, n };
+    // One coordinate per point (the header is not read for it); no scratch.
+    // SAFETY: forwarded precondition.
+    unsafe {
+        push_rows(
+            image,
+            rows,
+            Buf::NONE,
+            |_| Ok(1),
+            |img, x, w, _| DistanceBuilder::resume(img)?.push(x, w),
+        )
+    }
 }
 
 /// Noises every node and seals the image, which can then be opened.
@@ -244,17 +232,16 @@ pub unsafe extern "C" fn dpx_distance_finish(
     fill: dpx_fill_fn,
     fill_ctx: *mut c_void,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        let img = output_buf(image, image_bytes)?;
-        // SAFETY: forwarded precondition on `fill`.
-        let mut rng = unsafe { CallbackRng::new(fill, fill_ctx) }?;
-        // SAFETY: checked; validity is the caller's precondition.
-        let b = DistanceBuilder::resume(unsafe { img.as_mut_slice() })?;
-        // `finish` zeroises the image itself on an entropy failure.
-        b.finish(&mut rng)?;
-        Ok(())
+    let image = Buf {
+        ptr: image,
+        bytes: image_bytes,
     };
-    status(run())
+    // SAFETY: forwarded precondition.
+    unsafe {
+        finish_rows(image, fill, fill_ctx, |img, rng| {
+            DistanceBuilder::resume(img)?.finish(rng).map(drop)
+        })
+    }
 }
 
 /// Validates a finished distance image in full and returns a zero-copy handle in `*out`.
@@ -271,26 +258,8 @@ pub unsafe extern "C" fn dpx_distance_open(
     image_bytes: usize,
     out: *mut *const dpx_distance,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        let img = input_buf(image, image_bytes)?;
-        // SAFETY: checked; validity is the caller's precondition.
-        DPTreeDistance::open(unsafe { img.as_slice() })?;
-        // SAFETY: forwarded precondition.
-        unsafe { write_out(&img, out, image.cast::<dpx_distance>()) }
-    };
-    status(run())
-}
-
-/// # Safety
-/// `h` NULL or a handle from [`dpx_distance_open`] whose image is alive and unchanged.
-unsafe fn view<'a>(h: *const dpx_distance) -> FfiResult<(DPTreeDistance<'a>, Span<u8>)> {
     // SAFETY: forwarded precondition.
-    let img = unsafe { family_image(h.cast()) }?;
-    // SAFETY: `dpx_distance_open` checked the header length against `image_bytes`.
-    Ok((
-        DPTreeDistance::open_trusted(unsafe { img.as_slice() })?,
-        img,
-    ))
+    unsafe { open::<DPTreeDistance, _>(image, image_bytes, out) }
 }
 
 /// Private estimate of `sum_i w_i |y - x_i|` for a public finite `y`, into `*out`.
@@ -308,14 +277,8 @@ pub unsafe extern "C" fn dpx_distance_evaluate(
     y: f64,
     out: *mut f64,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let (d, img) = unsafe { view(h) }?;
-        let v = d.evaluate(y)?;
-        // SAFETY: forwarded precondition.
-        unsafe { write_out(&img, out, v) }
-    };
-    status(run())
+    // SAFETY: forwarded precondition.
+    unsafe { answer(h.cast(), out, |d: &DPTreeDistance, _| d.evaluate(y)) }
 }
 
 /// Error bound of [`dpx_distance_evaluate`]`(h, y)` at probability `1 - beta`.
@@ -333,12 +296,10 @@ pub unsafe extern "C" fn dpx_distance_bound(
     beta: f64,
     out: *mut dpx_bound_parts,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let (d, img) = unsafe { view(h) }?;
-        let b = dpx_bound_parts::from(d.bound(y, beta)?);
-        // SAFETY: forwarded precondition.
-        unsafe { write_out(&img, out, b) }
-    };
-    status(run())
+    // SAFETY: forwarded precondition.
+    unsafe {
+        answer(h.cast(), out, |d: &DPTreeDistance, _| {
+            d.bound(y, beta).map(dpx_bound_parts::from)
+        })
+    }
 }

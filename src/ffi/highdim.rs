@@ -5,12 +5,15 @@
 //! Conventions, handles and failure rules as in the `distance` module (the image holds the
 //! exact sums until `dpx_highdim_finish`).
 
-use super::build::zeroise_image;
-use super::check::{FfiResult, Span, disjoint, input, input_buf, output_buf, output_struct};
+use super::check::FfiResult;
+use super::family::{
+    Buf, CParams, Rows, answer_y, begin_rows, build_rows, finish_rows, noise_of, open, plan_new,
+    push_rows,
+};
 use super::params::dpx_mechanism;
-use super::rng::{CallbackRng, dpx_fill_fn};
-use super::status::{DPX_ERR_LENGTH_OVERFLOW, dpx_status};
-use super::tree::{dpx_bound_parts, family_image, noise_of, status, write_out};
+use super::rng::dpx_fill_fn;
+use super::status::dpx_status;
+use super::tree::dpx_bound_parts;
 use crate::tree::{DPTreeHighDim, HighDimBuilder, HighDimParams, HighDimPlan, building_dims};
 use core::ffi::c_void;
 
@@ -57,9 +60,10 @@ pub struct dpx_highdim_plan {
     pub tree_rho: f64,
 }
 
-impl dpx_highdim_params {
-    fn to_params(self) -> FfiResult<HighDimParams> {
-        Ok(HighDimParams {
+impl CParams for dpx_highdim_params {
+    type Plan = HighDimPlan;
+    fn plan(self) -> FfiResult<HighDimPlan> {
+        Ok(HighDimPlan::new(&HighDimParams {
             dims: self.dims,
             cells: self.cells,
             radius: self.radius,
@@ -68,16 +72,8 @@ impl dpx_highdim_params {
             noise: noise_of(self.mechanism)?,
             epsilon: self.epsilon,
             delta: self.delta,
-        })
+        })?)
     }
-}
-
-/// # Safety
-/// `p` must be NULL or valid for reading one `dpx_highdim_params`.
-unsafe fn plan_of(p: *const dpx_highdim_params) -> FfiResult<HighDimPlan> {
-    // SAFETY: forwarded precondition; plain integers and floats.
-    let params = unsafe { super::check::read_struct(p) }?.to_params()?;
-    Ok(HighDimPlan::new(&params)?)
 }
 
 /// Validates `*p` and derives the plan into `*out`.
@@ -93,28 +89,16 @@ pub unsafe extern "C" fn dpx_highdim_plan_new(
     p: *const dpx_highdim_params,
     out: *mut dpx_highdim_plan,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let plan = unsafe { plan_of(p) }?;
-        let o = output_struct(out)?;
-        // SAFETY: checked non-NULL and aligned; `*p` was copied before.
-        unsafe {
-            o.write(dpx_highdim_plan {
-                image_bytes: plan.image_bytes,
-                levels: plan.levels,
-                cell_width: plan.cell_width,
-                tree_epsilon: plan.tree_epsilon,
-                tree_rho: plan.tree_rho,
-            });
-        }
-        Ok(())
-    };
-    status(run())
-}
-
-/// `n x d` elements, or `DPX_ERR_LENGTH_OVERFLOW`.
-fn elements(n: usize, d: usize) -> FfiResult<usize> {
-    n.checked_mul(d).ok_or(DPX_ERR_LENGTH_OVERFLOW)
+    // SAFETY: forwarded precondition.
+    unsafe {
+        plan_new(p, out, |plan| dpx_highdim_plan {
+            image_bytes: plan.image_bytes,
+            levels: plan.levels,
+            cell_width: plan.cell_width,
+            tree_epsilon: plan.tree_epsilon,
+            tree_rho: plan.tree_rho,
+        })
+    }
 }
 
 /// Builds an image in one call from `n` points (`points` is `n x d`, row-major) with
@@ -137,26 +121,24 @@ pub unsafe extern "C" fn dpx_highdim_build(
     fill: dpx_fill_fn,
     fill_ctx: *mut c_void,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let plan = unsafe { plan_of(p) }?;
-        let img = output_buf(image, image_bytes)?;
-        let x = input(points, elements(n, plan.params.dims)?)?;
-        let w = input(weights, n)?;
-        disjoint(&[img.region(), x.region(), w.region()])?;
-        // SAFETY: forwarded precondition on `fill`.
-        let mut rng = unsafe { CallbackRng::new(fill, fill_ctx) }?;
-        // SAFETY: checked and disjoint; validity is the caller's precondition.
-        let (img, x, w) = unsafe { (img.as_mut_slice(), x.as_slice(), w.as_slice()) };
-        DPTreeHighDim::build(&plan, img, x, w, &mut rng)?;
-        Ok(())
+    let image = Buf {
+        ptr: image,
+        bytes: image_bytes,
     };
-    let r = run();
-    if r.is_err() {
-        // SAFETY: forwarded precondition; no slice made by `run` is alive.
-        unsafe { zeroise_image(image, image_bytes) };
+    let rows = Rows { points, weights, n };
+    // d coordinates per point (from the plan); no scratch.
+    // SAFETY: forwarded precondition.
+    unsafe {
+        build_rows(
+            p,
+            image,
+            rows,
+            (fill, fill_ctx),
+            Buf::NONE,
+            |plan| plan.params.dims,
+            |plan, img, x, w, _, rng| DPTreeHighDim::build(plan, img, x, w, rng).map(drop),
+        )
     }
-    status(r)
 }
 
 /// Starts a build in `image` (not openable until [`dpx_highdim_finish`]).
@@ -172,20 +154,16 @@ pub unsafe extern "C" fn dpx_highdim_begin(
     image: *mut c_void,
     image_bytes: usize,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let plan = unsafe { plan_of(p) }?;
-        let img = output_buf(image, image_bytes)?;
-        // SAFETY: checked; validity is the caller's precondition.
-        HighDimBuilder::begin(&plan, unsafe { img.as_mut_slice() })?;
-        Ok(())
+    let image = Buf {
+        ptr: image,
+        bytes: image_bytes,
     };
-    let r = run();
-    if r.is_err() {
-        // SAFETY: forwarded precondition; no slice made by `run` is alive.
-        unsafe { zeroise_image(image, image_bytes) };
+    // SAFETY: forwarded precondition.
+    unsafe {
+        begin_rows(p, image, |plan, img| {
+            HighDimBuilder::begin(plan, img).map(drop)
+        })
     }
-    status(r)
 }
 
 /// Adds `n` points (`n x d`) with weights to a build in progress.
@@ -203,20 +181,17 @@ pub unsafe extern "C" fn dpx_highdim_push(
     weights: *const f64,
     n: usize,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        let img = output_buf(image, image_bytes)?;
-        // SAFETY: checked; validity is the caller's precondition. This shared view ends
-        // before the mutable one below is made.
-        let dims = building_dims(unsafe { img.as_slice() })?;
-        let x = input(points, elements(n, dims)?)?;
-        let w = input(weights, n)?;
-        disjoint(&[img.region(), x.region(), w.region()])?;
-        // SAFETY: checked and disjoint; validity is the caller's precondition.
-        let (img, x, w) = unsafe { (img.as_mut_slice(), x.as_slice(), w.as_slice()) };
-        HighDimBuilder::resume(img)?.push(x, w)?;
-        Ok(())
+    let image = Buf {
+        ptr: image,
+        bytes: image_bytes,
     };
-    status(run())
+    let rows = Rows { points, weights, n };
+    // SAFETY: forwarded precondition.
+    unsafe {
+        push_rows(image, rows, Buf::NONE, building_dims, |img, x, w, _| {
+            HighDimBuilder::resume(img)?.push(x, w)
+        })
+    }
 }
 
 /// Noises every node and seals the image.
@@ -233,16 +208,16 @@ pub unsafe extern "C" fn dpx_highdim_finish(
     fill: dpx_fill_fn,
     fill_ctx: *mut c_void,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        let img = output_buf(image, image_bytes)?;
-        // SAFETY: forwarded precondition on `fill`.
-        let mut rng = unsafe { CallbackRng::new(fill, fill_ctx) }?;
-        // SAFETY: checked; validity is the caller's precondition.
-        let b = HighDimBuilder::resume(unsafe { img.as_mut_slice() })?;
-        b.finish(&mut rng)?;
-        Ok(())
+    let image = Buf {
+        ptr: image,
+        bytes: image_bytes,
     };
-    status(run())
+    // SAFETY: forwarded precondition.
+    unsafe {
+        finish_rows(image, fill, fill_ctx, |img, rng| {
+            HighDimBuilder::resume(img)?.finish(rng).map(drop)
+        })
+    }
 }
 
 /// Validates a finished high-dimensional image in full and returns a handle in `*out`.
@@ -258,23 +233,8 @@ pub unsafe extern "C" fn dpx_highdim_open(
     image_bytes: usize,
     out: *mut *const dpx_highdim,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        let img = input_buf(image, image_bytes)?;
-        // SAFETY: checked; validity is the caller's precondition.
-        DPTreeHighDim::open(unsafe { img.as_slice() })?;
-        // SAFETY: forwarded precondition.
-        unsafe { write_out(&img, out, image.cast::<dpx_highdim>()) }
-    };
-    status(run())
-}
-
-/// # Safety
-/// `h` NULL or a handle from [`dpx_highdim_open`] whose image is alive and unchanged.
-unsafe fn view<'a>(h: *const dpx_highdim) -> FfiResult<(DPTreeHighDim<'a>, Span<u8>)> {
     // SAFETY: forwarded precondition.
-    let img = unsafe { family_image(h.cast()) }?;
-    // SAFETY: `dpx_highdim_open` checked the header length against `image_bytes`.
-    Ok((DPTreeHighDim::open_trusted(unsafe { img.as_slice() })?, img))
+    unsafe { open::<DPTreeHighDim, _>(image, image_bytes, out) }
 }
 
 /// Private estimate of `sum_i w_i ||y - x_i||_1` for a public finite `y` (`y_len == d`).
@@ -293,19 +253,16 @@ pub unsafe extern "C" fn dpx_highdim_evaluate(
     y_len: usize,
     out: *mut f64,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let (d, img) = unsafe { view(h) }?;
-        let ys = input(y, y_len)?;
-        let o = output_struct(out)?;
-        disjoint(&[img.region(), ys.region(), o.region()])?;
-        // SAFETY: checked; validity is the caller's precondition.
-        let v = d.evaluate(unsafe { ys.as_slice() })?;
-        // SAFETY: checked non-NULL, aligned, disjoint.
-        unsafe { o.write(v) };
-        Ok(())
-    };
-    status(run())
+    // SAFETY: forwarded precondition.
+    unsafe {
+        answer_y(
+            h.cast(),
+            (y, y_len),
+            out,
+            Buf::NONE,
+            |d: &DPTreeHighDim, y, _| d.evaluate(y),
+        )
+    }
 }
 
 /// Error bound of [`dpx_highdim_evaluate`]`(h, y)` at probability `1 - beta`.
@@ -323,17 +280,14 @@ pub unsafe extern "C" fn dpx_highdim_bound(
     beta: f64,
     out: *mut dpx_bound_parts,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let (d, img) = unsafe { view(h) }?;
-        let ys = input(y, y_len)?;
-        let o = output_struct(out)?;
-        disjoint(&[img.region(), ys.region(), o.region()])?;
-        // SAFETY: checked; validity is the caller's precondition.
-        let b = dpx_bound_parts::from(d.bound(unsafe { ys.as_slice() }, beta)?);
-        // SAFETY: checked non-NULL, aligned, disjoint.
-        unsafe { o.write(b) };
-        Ok(())
-    };
-    status(run())
+    // SAFETY: forwarded precondition.
+    unsafe {
+        answer_y(
+            h.cast(),
+            (y, y_len),
+            out,
+            Buf::NONE,
+            |d: &DPTreeHighDim, y, _| d.bound(y, beta).map(dpx_bound_parts::from),
+        )
+    }
 }

@@ -54,6 +54,7 @@ mod attn;
 mod build;
 mod check;
 mod distance;
+mod family;
 mod highdim;
 mod params;
 mod plan;

@@ -7,13 +7,14 @@
 //! also take a scratch buffer (`dpx_softmax_plan.scratch_bytes`, `DPX_ALIGN`), last, and
 //! queries take their block range right after the handle (like `dpx_query_range`).
 
-use super::build::zeroise_image;
-use super::check::{
-    FfiResult, Span, disjoint, input, input_buf, output, output_buf, output_struct,
+use super::check::FfiResult;
+use super::family::{
+    Buf, CParams, Rows, answer, answer_y, begin_rows, build_rows, finish_rows, open, plan_new,
+    push_rows,
 };
-use super::rng::{CallbackRng, dpx_fill_fn};
-use super::status::{DPX_ERR_LENGTH_OVERFLOW, dpx_status};
-use super::tree::{dpx_bound_parts, family_image, status, write_out};
+use super::rng::dpx_fill_fn;
+use super::status::dpx_status;
+use super::tree::dpx_bound_parts;
 use crate::tree::{DPTreeSoftmax, SoftmaxBuilder, SoftmaxParams, SoftmaxPlan, building_dims};
 use core::ffi::c_void;
 
@@ -77,9 +78,10 @@ pub struct dpx_softmax_plan {
     pub sigma: f64,
 }
 
-impl dpx_softmax_params {
-    fn to_params(self) -> SoftmaxParams {
-        SoftmaxParams {
+impl CParams for dpx_softmax_params {
+    type Plan = SoftmaxPlan;
+    fn plan(self) -> FfiResult<SoftmaxPlan> {
+        Ok(SoftmaxPlan::new(&SoftmaxParams {
             dims: self.dims,
             degree: self.degree,
             kernel_rel_err: self.kernel_rel_err,
@@ -91,21 +93,8 @@ impl dpx_softmax_params {
             block: self.block,
             epsilon: self.epsilon,
             delta: self.delta,
-        }
+        })?)
     }
-}
-
-/// # Safety
-/// `p` must be NULL or valid for reading one `dpx_softmax_params`.
-unsafe fn plan_of(p: *const dpx_softmax_params) -> FfiResult<SoftmaxPlan> {
-    // SAFETY: forwarded precondition; plain integers and floats.
-    let params = unsafe { super::check::read_struct(p) }?.to_params();
-    Ok(SoftmaxPlan::new(&params)?)
-}
-
-/// `n x d` elements, or `DPX_ERR_LENGTH_OVERFLOW`.
-fn elements(n: usize, d: usize) -> FfiResult<usize> {
-    n.checked_mul(d).ok_or(DPX_ERR_LENGTH_OVERFLOW)
 }
 
 /// Validates `*p` and derives the plan into `*out`.
@@ -124,28 +113,21 @@ pub unsafe extern "C" fn dpx_softmax_plan_new(
     p: *const dpx_softmax_params,
     out: *mut dpx_softmax_plan,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let plan = unsafe { plan_of(p) }?;
-        let o = output_struct(out)?;
-        // SAFETY: checked non-NULL and aligned; `*p` was copied before.
-        unsafe {
-            o.write(dpx_softmax_plan {
-                image_bytes: plan.image_bytes,
-                scratch_bytes: plan.scratch_bytes,
-                features: plan.features,
-                blocks: plan.leaves,
-                levels: plan.levels,
-                degree: plan.params.degree,
-                score_bound: plan.score_bound,
-                kernel_rel_err: plan.kernel_rel_err,
-                feature_err: plan.feature_err,
-                sigma: plan.calibration.scale,
-            });
-        }
-        Ok(())
-    };
-    status(run())
+    // SAFETY: forwarded precondition.
+    unsafe {
+        plan_new(p, out, |plan| dpx_softmax_plan {
+            image_bytes: plan.image_bytes,
+            scratch_bytes: plan.scratch_bytes,
+            features: plan.features,
+            blocks: plan.leaves,
+            levels: plan.levels,
+            degree: plan.params.degree,
+            score_bound: plan.score_bound,
+            kernel_rel_err: plan.kernel_rel_err,
+            feature_err: plan.feature_err,
+            sigma: plan.calibration.scale,
+        })
+    }
 }
 
 /// Builds an image in one call from `n` points (`points` is `n x d`) with `weights[i]`.
@@ -176,37 +158,27 @@ pub unsafe extern "C" fn dpx_softmax_build(
     scratch: *mut c_void,
     scratch_bytes: usize,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let plan = unsafe { plan_of(p) }?;
-        let img = output_buf(image, image_bytes)?;
-        let scr = output_buf(scratch, scratch_bytes)?;
-        let x = input(points, elements(n, plan.params.dims)?)?;
-        let w = input(weights, n)?;
-        disjoint(&[img.region(), scr.region(), x.region(), w.region()])?;
-        // SAFETY: forwarded precondition on `fill`.
-        let mut rng = unsafe { CallbackRng::new(fill, fill_ctx) }?;
-        // SAFETY: checked and disjoint; validity is the caller's precondition.
-        let (img, scr, x, w) = unsafe {
-            (
-                img.as_mut_slice(),
-                scr.as_mut_slice(),
-                x.as_slice(),
-                w.as_slice(),
-            )
-        };
-        DPTreeSoftmax::build(&plan, img, x, w, scr, &mut rng)?;
-        Ok(())
+    let image = Buf {
+        ptr: image,
+        bytes: image_bytes,
     };
-    let r = run();
-    if r.is_err() {
-        // SAFETY: forwarded precondition; no slice made by `run` is alive.
-        unsafe {
-            zeroise_image(image, image_bytes);
-            zeroise_image(scratch, scratch_bytes);
-        }
+    let scratch = Buf {
+        ptr: scratch,
+        bytes: scratch_bytes,
+    };
+    let rows = Rows { points, weights, n };
+    // SAFETY: forwarded precondition.
+    unsafe {
+        build_rows(
+            p,
+            image,
+            rows,
+            (fill, fill_ctx),
+            scratch,
+            |plan| plan.params.dims,
+            |plan, img, x, w, scr, rng| DPTreeSoftmax::build(plan, img, x, w, scr, rng).map(drop),
+        )
     }
-    status(r)
 }
 
 /// Starts a build in `image` (not openable until [`dpx_softmax_finish`]).
@@ -223,20 +195,16 @@ pub unsafe extern "C" fn dpx_softmax_begin(
     image: *mut c_void,
     image_bytes: usize,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let plan = unsafe { plan_of(p) }?;
-        let img = output_buf(image, image_bytes)?;
-        // SAFETY: checked; validity is the caller's precondition.
-        SoftmaxBuilder::begin(&plan, unsafe { img.as_mut_slice() })?;
-        Ok(())
+    let image = Buf {
+        ptr: image,
+        bytes: image_bytes,
     };
-    let r = run();
-    if r.is_err() {
-        // SAFETY: forwarded precondition; no slice made by `run` is alive.
-        unsafe { zeroise_image(image, image_bytes) };
+    // SAFETY: forwarded precondition.
+    unsafe {
+        begin_rows(p, image, |plan, img| {
+            SoftmaxBuilder::begin(plan, img).map(drop)
+        })
     }
-    status(r)
 }
 
 /// Appends `n` points (`n x d`, in order: they fill the blocks) with weights.
@@ -260,28 +228,21 @@ pub unsafe extern "C" fn dpx_softmax_push(
     scratch: *mut c_void,
     scratch_bytes: usize,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        let img = output_buf(image, image_bytes)?;
-        // SAFETY: checked; validity is the caller's precondition. This shared view ends
-        // before the mutable one below is made.
-        let dims = building_dims(unsafe { img.as_slice() })?;
-        let x = input(points, elements(n, dims)?)?;
-        let w = input(weights, n)?;
-        let scr = output_buf(scratch, scratch_bytes)?;
-        disjoint(&[img.region(), x.region(), w.region(), scr.region()])?;
-        // SAFETY: checked and disjoint; validity is the caller's precondition.
-        let (img, x, w, scr) = unsafe {
-            (
-                img.as_mut_slice(),
-                x.as_slice(),
-                w.as_slice(),
-                scr.as_mut_slice(),
-            )
-        };
-        SoftmaxBuilder::resume(img)?.push(x, w, scr)?;
-        Ok(())
+    let image = Buf {
+        ptr: image,
+        bytes: image_bytes,
     };
-    status(run())
+    let scratch = Buf {
+        ptr: scratch,
+        bytes: scratch_bytes,
+    };
+    let rows = Rows { points, weights, n };
+    // SAFETY: forwarded precondition.
+    unsafe {
+        push_rows(image, rows, scratch, building_dims, |img, x, w, scr| {
+            SoftmaxBuilder::resume(img)?.push(x, w, scr)
+        })
+    }
 }
 
 /// Noises every node word and seals the image.
@@ -299,16 +260,16 @@ pub unsafe extern "C" fn dpx_softmax_finish(
     fill: dpx_fill_fn,
     fill_ctx: *mut c_void,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        let img = output_buf(image, image_bytes)?;
-        // SAFETY: forwarded precondition on `fill`.
-        let mut rng = unsafe { CallbackRng::new(fill, fill_ctx) }?;
-        // SAFETY: checked; validity is the caller's precondition.
-        let b = SoftmaxBuilder::resume(unsafe { img.as_mut_slice() })?;
-        b.finish(&mut rng)?;
-        Ok(())
+    let image = Buf {
+        ptr: image,
+        bytes: image_bytes,
     };
-    status(run())
+    // SAFETY: forwarded precondition.
+    unsafe {
+        finish_rows(image, fill, fill_ctx, |img, rng| {
+            SoftmaxBuilder::resume(img)?.finish(rng).map(drop)
+        })
+    }
 }
 
 /// Validates a finished softmax image in full and returns a handle in `*out`.
@@ -325,23 +286,8 @@ pub unsafe extern "C" fn dpx_softmax_open(
     image_bytes: usize,
     out: *mut *const dpx_softmax,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        let img = input_buf(image, image_bytes)?;
-        // SAFETY: checked; validity is the caller's precondition.
-        DPTreeSoftmax::open(unsafe { img.as_slice() })?;
-        // SAFETY: forwarded precondition.
-        unsafe { write_out(&img, out, image.cast::<dpx_softmax>()) }
-    };
-    status(run())
-}
-
-/// # Safety
-/// `h` NULL or a handle from [`dpx_softmax_open`] whose image is alive and unchanged.
-unsafe fn view<'a>(h: *const dpx_softmax) -> FfiResult<(DPTreeSoftmax<'a>, Span<u8>)> {
     // SAFETY: forwarded precondition.
-    let img = unsafe { family_image(h.cast()) }?;
-    // SAFETY: `dpx_softmax_open` checked the header length against `image_bytes`.
-    Ok((DPTreeSoftmax::open_trusted(unsafe { img.as_slice() })?, img))
+    unsafe { open::<DPTreeSoftmax, _>(image, image_bytes, out) }
 }
 
 /// Private estimate of `sum_{i in blocks [block_begin, block_end)} w_i exp(tau <x_i, y>)`
@@ -370,21 +316,20 @@ pub unsafe extern "C" fn dpx_softmax_evaluate(
     scratch: *mut c_void,
     scratch_bytes: usize,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let (s, img) = unsafe { view(h) }?;
-        let ys = input(y, y_len)?;
-        let o = output(out, 1)?;
-        let scr = output_buf(scratch, scratch_bytes)?;
-        disjoint(&[img.region(), ys.region(), o.region(), scr.region()])?;
-        // SAFETY: checked and disjoint; validity is the caller's precondition.
-        let (yv, sv) = unsafe { (ys.as_slice(), scr.as_mut_slice()) };
-        let v = s.evaluate(yv, block_begin, block_end, sv)?;
-        // SAFETY: checked non-NULL, aligned, disjoint.
-        unsafe { o.write(v) };
-        Ok(())
+    let scratch = Buf {
+        ptr: scratch,
+        bytes: scratch_bytes,
     };
-    status(run())
+    // SAFETY: forwarded precondition.
+    unsafe {
+        answer_y(
+            h.cast(),
+            (y, y_len),
+            out,
+            scratch,
+            |s: &DPTreeSoftmax, y, scr| s.evaluate(y, block_begin, block_end, scr),
+        )
+    }
 }
 
 /// Error bound of [`dpx_softmax_evaluate`] over blocks `[block_begin, block_end)`, for
@@ -405,12 +350,11 @@ pub unsafe extern "C" fn dpx_softmax_bound(
     beta: f64,
     out: *mut dpx_bound_parts,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let (s, img) = unsafe { view(h) }?;
-        let b = dpx_bound_parts::from(s.bound(block_begin, block_end, beta)?);
-        // SAFETY: forwarded precondition.
-        unsafe { write_out(&img, out, b) }
-    };
-    status(run())
+    // SAFETY: forwarded precondition.
+    unsafe {
+        answer(h.cast(), out, |s: &DPTreeSoftmax, _| {
+            s.bound(block_begin, block_end, beta)
+                .map(dpx_bound_parts::from)
+        })
+    }
 }

@@ -1,5 +1,6 @@
-//! The DPTree range-sum structure from C (`dpx_tree_*`), and what the whole DPTree family
-//! shares at the boundary (`dpx_bound_parts`, the handle re-open, the noise selector).
+//! The DPTree range-sum structure from C (`dpx_tree_*`), and the bound struct the whole
+//! DPTree family returns (`dpx_bound_parts`); the helpers the family shares at the boundary
+//! (handle re-open, plan, build and query shapes, noise selector) are in `family`.
 //!
 //! # Conventions
 //! Exactly those of the attention API (see the `ffi` module): status codes, checks through
@@ -10,7 +11,7 @@
 //! # Handles
 //! As for `dpx_attn`, a `const dpx_tree *` is the image's own address: `dpx_tree_open`
 //! validates the image in full (header CRC-32C, part table, node checksum), and every call
-//! through the handle re-reads the header ([`family_image`]: magic, version, sizes, CRC of
+//! through the handle re-reads the header (`family` module: magic, version, sizes, CRC of
 //! the header, calibration) but not the O(n) node checksum (`DPTree::open_trusted`). The
 //! image length always comes from the validated header, never from unchecked words.
 //! A `dpx_tree` handle may be taken on an image that is still streaming: each call sees the
@@ -23,17 +24,14 @@
 //! stream ends). `dpx_tree_finish` zeroises the state on success and changes nothing on
 //! error.
 
-use super::build::zeroise_image;
-use super::check::{
-    FfiResult, Span, disjoint, input, input_buf, output_buf, output_struct, read_struct,
+use super::check::{FfiResult, disjoint, input, output_buf, status};
+use super::family::{
+    Buf, CParams, answer, mechanism_of, noise_of, open, plan_new, plan_of, status_wiping,
 };
-use super::params::{DPX_MECHANISM_GAUSSIAN, DPX_MECHANISM_LAPLACE, dpx_mechanism};
+use super::params::dpx_mechanism;
 use super::rng::{CallbackRng, dpx_fill_fn};
-use super::status::{DPX_ERR_INVALID_PARAMETER, DPX_OK, dpx_status};
-use crate::tree::{
-    Bound, DPTree, DPTreeParams, DPTreePlan, DPTreeWriter, IMAGE_HEADER_BYTES, Noise,
-    finished_image_len,
-};
+use super::status::dpx_status;
+use crate::tree::{Bound, DPTree, DPTreeParams, DPTreePlan, DPTreeWriter};
 use core::ffi::c_void;
 
 /// Opaque handle of an opened DPTree image (a pointer to its first byte; see
@@ -119,75 +117,17 @@ impl From<Bound> for dpx_bound_parts {
     }
 }
 
-pub(super) fn status(r: FfiResult<()>) -> dpx_status {
-    match r {
-        Ok(()) => DPX_OK,
-        Err(s) => s,
-    }
-}
-
-/// The noise family of a `dpx_mechanism` (`DPX_ERR_INVALID_PARAMETER` if unknown).
-pub(super) fn noise_of(m: dpx_mechanism) -> FfiResult<Noise> {
-    match m {
-        DPX_MECHANISM_GAUSSIAN => Ok(Noise::Gaussian),
-        DPX_MECHANISM_LAPLACE => Ok(Noise::Laplace),
-        _ => Err(DPX_ERR_INVALID_PARAMETER),
-    }
-}
-
-/// The `dpx_mechanism` of a noise family.
-pub(super) fn mechanism_of(n: Noise) -> dpx_mechanism {
-    match n {
-        Noise::Gaussian => DPX_MECHANISM_GAUSSIAN,
-        Noise::Laplace => DPX_MECHANISM_LAPLACE,
-    }
-}
-
-/// The whole image behind a DPTree-family handle: reads the header, takes the image
-/// length from it (magic, version, size fields checked), and returns the checked span.
-///
-/// # Safety
-/// `h` must be NULL or a handle from one of the `dpx_*_open` functions of the DPTree
-/// family whose image is alive, and not modified during the call.
-pub(super) unsafe fn family_image(h: *const c_void) -> FfiResult<Span<u8>> {
-    let head = input_buf(h, IMAGE_HEADER_BYTES)?;
-    // SAFETY: the open function checked that the image holds at least its header.
-    let total = finished_image_len(unsafe { head.as_slice() })?;
-    input_buf(h, total)
-}
-
-/// Writes `value` to a struct output `out`, after checking it lies outside `image`.
-///
-/// # Safety
-/// `out` must be NULL or valid for writing one `T`.
-pub(super) unsafe fn write_out<T>(img: &Span<u8>, out: *mut T, value: T) -> FfiResult<()> {
-    let o = output_struct(out)?;
-    disjoint(&[img.region(), o.region()])?;
-    // SAFETY: checked non-NULL, aligned and outside the image; writable is the precondition.
-    unsafe { o.write(value) };
-    Ok(())
-}
-
-impl dpx_tree_params {
-    fn to_params(self) -> FfiResult<DPTreeParams> {
-        Ok(DPTreeParams {
+impl CParams for dpx_tree_params {
+    type Plan = DPTreePlan;
+    fn plan(self) -> FfiResult<DPTreePlan> {
+        Ok(DPTreePlan::new(&DPTreeParams {
             n: self.n,
             value_bound: self.value_bound,
             noise: noise_of(self.mechanism)?,
             epsilon: self.epsilon,
             delta: self.delta,
-        })
+        })?)
     }
-}
-
-/// Reads `*p` and derives its plan.
-///
-/// # Safety
-/// `p` must be NULL or valid for reading one `dpx_tree_params`.
-unsafe fn tree_plan_of(p: *const dpx_tree_params) -> FfiResult<DPTreePlan> {
-    // SAFETY: forwarded precondition; the struct is plain integers and floats.
-    let params = unsafe { read_struct(p) }?.to_params()?;
-    Ok(DPTreePlan::new(&params)?)
 }
 
 /// Validates `*p` and derives the plan into `*out` (buffer sizes, grid, noise scale).
@@ -206,25 +146,17 @@ pub unsafe extern "C" fn dpx_tree_plan_new(
     p: *const dpx_tree_params,
     out: *mut dpx_tree_plan,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let plan = unsafe { tree_plan_of(p) }?;
-        let o = output_struct(out)?;
-        let c = plan.calibration;
-        // SAFETY: checked non-NULL and aligned; `*p` was copied before.
-        unsafe {
-            o.write(dpx_tree_plan {
-                image_bytes: plan.image_bytes,
-                state_bytes: plan.state_bytes,
-                levels: plan.levels,
-                frac_bits: c.frac_bits,
-                grid: c.grid,
-                noise_scale: c.scale_real(),
-            });
-        }
-        Ok(())
-    };
-    status(run())
+    // SAFETY: forwarded precondition.
+    unsafe {
+        plan_new(p, out, |plan| dpx_tree_plan {
+            image_bytes: plan.image_bytes,
+            state_bytes: plan.state_bytes,
+            levels: plan.levels,
+            frac_bits: plan.calibration.frac_bits,
+            grid: plan.calibration.grid,
+            noise_scale: plan.calibration.scale_real(),
+        })
+    }
 }
 
 /// Builds a DPTree image in one call from `n <= p->n` values (a tree built from fewer
@@ -253,7 +185,7 @@ pub unsafe extern "C" fn dpx_tree_build(
 ) -> dpx_status {
     let run = || -> FfiResult<()> {
         // SAFETY: forwarded precondition.
-        let plan = unsafe { tree_plan_of(p) }?;
+        let plan = unsafe { plan_of(p) }?;
         let img = output_buf(image, image_bytes)?;
         let v = input(values, n)?;
         disjoint(&[img.region(), v.region()])?;
@@ -264,12 +196,12 @@ pub unsafe extern "C" fn dpx_tree_build(
         DPTree::build(&plan, img, v, &mut rng)?;
         Ok(())
     };
-    let r = run();
-    if r.is_err() {
-        // SAFETY: forwarded precondition; no slice made by `run` is alive.
-        unsafe { zeroise_image(image, image_bytes) };
-    }
-    status(r)
+    let image = Buf {
+        ptr: image,
+        bytes: image_bytes,
+    };
+    // SAFETY: forwarded precondition; no slice made by `run` is alive.
+    unsafe { status_wiping(run(), &[image]) }
 }
 
 /// Starts a stream (continual release): writes an empty but valid image (it may be
@@ -293,7 +225,7 @@ pub unsafe extern "C" fn dpx_tree_begin(
 ) -> dpx_status {
     let run = || -> FfiResult<()> {
         // SAFETY: forwarded precondition.
-        let plan = unsafe { tree_plan_of(p) }?;
+        let plan = unsafe { plan_of(p) }?;
         let img = output_buf(image, image_bytes)?;
         let st = output_buf(state, state_bytes)?;
         disjoint(&[img.region(), st.region()])?;
@@ -302,15 +234,18 @@ pub unsafe extern "C" fn dpx_tree_begin(
         DPTreeWriter::begin(&plan, img, st)?;
         Ok(())
     };
-    let r = run();
-    if r.is_err() {
-        // SAFETY: forwarded precondition; no slice made by `run` is alive.
-        unsafe {
-            zeroise_image(image, image_bytes);
-            zeroise_image(state, state_bytes);
-        }
-    }
-    status(r)
+    let wipe = [
+        Buf {
+            ptr: image,
+            bytes: image_bytes,
+        },
+        Buf {
+            ptr: state,
+            bytes: state_bytes,
+        },
+    ];
+    // SAFETY: forwarded precondition; no slice made by `run` is alive.
+    unsafe { status_wiping(run(), &wipe) }
 }
 
 /// Appends `n` values to a stream started by [`dpx_tree_begin`], noising and freezing one
@@ -401,26 +336,8 @@ pub unsafe extern "C" fn dpx_tree_open(
     image_bytes: usize,
     out: *mut *const dpx_tree,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        let img = input_buf(image, image_bytes)?;
-        // SAFETY: checked; validity is the caller's precondition.
-        DPTree::open(unsafe { img.as_slice() })?;
-        // SAFETY: forwarded precondition.
-        unsafe { write_out(&img, out, image.cast::<dpx_tree>()) }
-    };
-    status(run())
-}
-
-/// The tree behind a handle, re-opened from its header (see the module docs).
-///
-/// # Safety
-/// `t` NULL or a handle from [`dpx_tree_open`] whose image is alive and not modified
-/// during the call.
-unsafe fn tree<'a>(t: *const dpx_tree) -> FfiResult<(DPTree<'a>, Span<u8>)> {
     // SAFETY: forwarded precondition.
-    let img = unsafe { family_image(t.cast()) }?;
-    // SAFETY: `dpx_tree_open` checked the header length against `image_bytes`.
-    Ok((DPTree::open_trusted(unsafe { img.as_slice() })?, img))
+    unsafe { open::<DPTree, _>(image, image_bytes, out) }
 }
 
 /// Facts about an opened tree: its parameters, `filled`, its size.
@@ -434,24 +351,22 @@ unsafe fn tree<'a>(t: *const dpx_tree) -> FfiResult<(DPTree<'a>, Span<u8>)> {
 /// call); `out` NULL or valid for writing one `dpx_tree_info`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dpx_tree_info(t: *const dpx_tree, out: *mut dpx_tree_info) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let (tr, img) = unsafe { tree(t) }?;
-        let info = dpx_tree_info {
-            params: dpx_tree_params {
-                n: tr.len(),
-                value_bound: tr.value_bound(),
-                mechanism: mechanism_of(tr.noise()),
-                epsilon: tr.epsilon(),
-                delta: tr.delta(),
-            },
-            filled: tr.filled(),
-            image_bytes: img.region_len(),
-        };
-        // SAFETY: forwarded precondition.
-        unsafe { write_out(&img, out, info) }
-    };
-    status(run())
+    // SAFETY: forwarded precondition.
+    unsafe {
+        answer(t.cast(), out, |tr: &DPTree, img| {
+            Ok(dpx_tree_info {
+                params: dpx_tree_params {
+                    n: tr.len(),
+                    value_bound: tr.value_bound(),
+                    mechanism: mechanism_of(tr.noise()),
+                    epsilon: tr.epsilon(),
+                    delta: tr.delta(),
+                },
+                filled: tr.filled(),
+                image_bytes: img.region_len(),
+            })
+        })
+    }
 }
 
 /// Noised `sum_{a <= i < b} v_i` into `*out`. Costs no privacy.
@@ -469,14 +384,8 @@ pub unsafe extern "C" fn dpx_tree_range_sum(
     b: usize,
     out: *mut f64,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let (tr, img) = unsafe { tree(t) }?;
-        let v = tr.range_sum(a, b)?;
-        // SAFETY: forwarded precondition.
-        unsafe { write_out(&img, out, v) }
-    };
-    status(run())
+    // SAFETY: forwarded precondition.
+    unsafe { answer(t.cast(), out, |tr: &DPTree, _| tr.range_sum(a, b)) }
 }
 
 /// Error bound of [`dpx_tree_range_sum`]`(t, a, b)`: `|answer - exact| <= out->total` with
@@ -496,12 +405,10 @@ pub unsafe extern "C" fn dpx_tree_bound(
     beta: f64,
     out: *mut dpx_bound_parts,
 ) -> dpx_status {
-    let run = || -> FfiResult<()> {
-        // SAFETY: forwarded precondition.
-        let (tr, img) = unsafe { tree(t) }?;
-        let bd = dpx_bound_parts::from(tr.bound(a, b, beta)?);
-        // SAFETY: forwarded precondition.
-        unsafe { write_out(&img, out, bd) }
-    };
-    status(run())
+    // SAFETY: forwarded precondition.
+    unsafe {
+        answer(t.cast(), out, |tr: &DPTree, _| {
+            tr.bound(a, b, beta).map(dpx_bound_parts::from)
+        })
+    }
 }
