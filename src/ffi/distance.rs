@@ -134,10 +134,7 @@ pub unsafe extern "C" fn dpx_distance_build(
     fill: dpx_fill_fn,
     fill_ctx: *mut c_void,
 ) -> dpx_status {
-    let image = Buf {
-        ptr: image,
-        bytes: image_bytes,
-    };
+    let image = Buf::new(image, image_bytes);
     let rows = Rows { points, weights, n };
     // One coordinate per point; no scratch.
     // SAFETY: forwarded precondition.
@@ -169,10 +166,7 @@ pub unsafe extern "C" fn dpx_distance_begin(
     image: *mut c_void,
     image_bytes: usize,
 ) -> dpx_status {
-    let image = Buf {
-        ptr: image,
-        bytes: image_bytes,
-    };
+    let image = Buf::new(image, image_bytes);
     // SAFETY: forwarded precondition.
     unsafe {
         begin_rows(p, image, |plan, img| {
@@ -199,10 +193,7 @@ pub unsafe extern "C" fn dpx_distance_push(
     weights: *const f64,
     n: usize,
 ) -> dpx_status {
-    let image = Buf {
-        ptr: image,
-        bytes: image_bytes,
-    };
+    let image = Buf::new(image, image_bytes);
     let rows = Rows { points, weights, n };
     // One coordinate per point (the header is not read for it); no scratch.
     // SAFETY: forwarded precondition.
@@ -232,10 +223,7 @@ pub unsafe extern "C" fn dpx_distance_finish(
     fill: dpx_fill_fn,
     fill_ctx: *mut c_void,
 ) -> dpx_status {
-    let image = Buf {
-        ptr: image,
-        bytes: image_bytes,
-    };
+    let image = Buf::new(image, image_bytes);
     // SAFETY: forwarded precondition.
     unsafe {
         finish_rows(image, fill, fill_ctx, |img, rng| {

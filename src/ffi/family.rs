@@ -47,6 +47,11 @@ pub(super) struct Buf {
 }
 
 impl Buf {
+    /// The buffer `ptr` of `bytes` bytes (checked only when used).
+    pub const fn new(ptr: *mut c_void, bytes: usize) -> Buf {
+        Buf { ptr, bytes }
+    }
+
     /// No buffer: for the structures without scratch (always passes every check).
     pub const NONE: Buf = Buf {
         ptr: core::ptr::null_mut(),

@@ -121,10 +121,7 @@ pub unsafe extern "C" fn dpx_highdim_build(
     fill: dpx_fill_fn,
     fill_ctx: *mut c_void,
 ) -> dpx_status {
-    let image = Buf {
-        ptr: image,
-        bytes: image_bytes,
-    };
+    let image = Buf::new(image, image_bytes);
     let rows = Rows { points, weights, n };
     // d coordinates per point (from the plan); no scratch.
     // SAFETY: forwarded precondition.
@@ -154,10 +151,7 @@ pub unsafe extern "C" fn dpx_highdim_begin(
     image: *mut c_void,
     image_bytes: usize,
 ) -> dpx_status {
-    let image = Buf {
-        ptr: image,
-        bytes: image_bytes,
-    };
+    let image = Buf::new(image, image_bytes);
     // SAFETY: forwarded precondition.
     unsafe {
         begin_rows(p, image, |plan, img| {
@@ -181,10 +175,7 @@ pub unsafe extern "C" fn dpx_highdim_push(
     weights: *const f64,
     n: usize,
 ) -> dpx_status {
-    let image = Buf {
-        ptr: image,
-        bytes: image_bytes,
-    };
+    let image = Buf::new(image, image_bytes);
     let rows = Rows { points, weights, n };
     // SAFETY: forwarded precondition.
     unsafe {
@@ -208,10 +199,7 @@ pub unsafe extern "C" fn dpx_highdim_finish(
     fill: dpx_fill_fn,
     fill_ctx: *mut c_void,
 ) -> dpx_status {
-    let image = Buf {
-        ptr: image,
-        bytes: image_bytes,
-    };
+    let image = Buf::new(image, image_bytes);
     // SAFETY: forwarded precondition.
     unsafe {
         finish_rows(image, fill, fill_ctx, |img, rng| {

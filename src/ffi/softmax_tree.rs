@@ -158,14 +158,8 @@ pub unsafe extern "C" fn dpx_softmax_build(
     scratch: *mut c_void,
     scratch_bytes: usize,
 ) -> dpx_status {
-    let image = Buf {
-        ptr: image,
-        bytes: image_bytes,
-    };
-    let scratch = Buf {
-        ptr: scratch,
-        bytes: scratch_bytes,
-    };
+    let image = Buf::new(image, image_bytes);
+    let scratch = Buf::new(scratch, scratch_bytes);
     let rows = Rows { points, weights, n };
     // SAFETY: forwarded precondition.
     unsafe {
@@ -195,10 +189,7 @@ pub unsafe extern "C" fn dpx_softmax_begin(
     image: *mut c_void,
     image_bytes: usize,
 ) -> dpx_status {
-    let image = Buf {
-        ptr: image,
-        bytes: image_bytes,
-    };
+    let image = Buf::new(image, image_bytes);
     // SAFETY: forwarded precondition.
     unsafe {
         begin_rows(p, image, |plan, img| {
@@ -228,14 +219,8 @@ pub unsafe extern "C" fn dpx_softmax_push(
     scratch: *mut c_void,
     scratch_bytes: usize,
 ) -> dpx_status {
-    let image = Buf {
-        ptr: image,
-        bytes: image_bytes,
-    };
-    let scratch = Buf {
-        ptr: scratch,
-        bytes: scratch_bytes,
-    };
+    let image = Buf::new(image, image_bytes);
+    let scratch = Buf::new(scratch, scratch_bytes);
     let rows = Rows { points, weights, n };
     // SAFETY: forwarded precondition.
     unsafe {
@@ -260,10 +245,7 @@ pub unsafe extern "C" fn dpx_softmax_finish(
     fill: dpx_fill_fn,
     fill_ctx: *mut c_void,
 ) -> dpx_status {
-    let image = Buf {
-        ptr: image,
-        bytes: image_bytes,
-    };
+    let image = Buf::new(image, image_bytes);
     // SAFETY: forwarded precondition.
     unsafe {
         finish_rows(image, fill, fill_ctx, |img, rng| {
@@ -316,10 +298,7 @@ pub unsafe extern "C" fn dpx_softmax_evaluate(
     scratch: *mut c_void,
     scratch_bytes: usize,
 ) -> dpx_status {
-    let scratch = Buf {
-        ptr: scratch,
-        bytes: scratch_bytes,
-    };
+    let scratch = Buf::new(scratch, scratch_bytes);
     // SAFETY: forwarded precondition.
     unsafe {
         answer_y(

@@ -196,10 +196,7 @@ pub unsafe extern "C" fn dpx_tree_build(
         DPTree::build(&plan, img, v, &mut rng)?;
         Ok(())
     };
-    let image = Buf {
-        ptr: image,
-        bytes: image_bytes,
-    };
+    let image = Buf::new(image, image_bytes);
     // SAFETY: forwarded precondition; no slice made by `run` is alive.
     unsafe { status_wiping(run(), &[image]) }
 }
@@ -234,16 +231,7 @@ pub unsafe extern "C" fn dpx_tree_begin(
         DPTreeWriter::begin(&plan, img, st)?;
         Ok(())
     };
-    let wipe = [
-        Buf {
-            ptr: image,
-            bytes: image_bytes,
-        },
-        Buf {
-            ptr: state,
-            bytes: state_bytes,
-        },
-    ];
+    let wipe = [Buf::new(image, image_bytes), Buf::new(state, state_bytes)];
     // SAFETY: forwarded precondition; no slice made by `run` is alive.
     unsafe { status_wiping(run(), &wipe) }
 }
