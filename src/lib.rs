@@ -24,6 +24,7 @@
 #![allow(clippy::doc_markdown)]
 
 pub mod checksum;
+pub mod cpu;
 pub mod error;
 pub mod ffi;
 pub mod fixed;

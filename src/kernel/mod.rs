@@ -7,6 +7,8 @@
 //! touching the mechanism.
 
 mod poly;
+#[cfg(target_arch = "x86_64")]
+mod poly_avx2;
 pub mod taylor;
 
 pub use poly::{MAX_DEGREE, PolyKernel};

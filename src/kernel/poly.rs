@@ -135,7 +135,7 @@ impl PolyKernel {
         if x.len() != self.d as usize || out.len() != self.r as usize {
             return Err(Error::WrongLength);
         }
-        if self.degree != 2 || !self.map_degree2(x, out) {
+        if self.degree != 2 || !self.map_degree2_dispatch(x, out) {
             self.map_dfs(x, out);
         }
         Ok(())
@@ -158,7 +158,7 @@ fn step32(v: i32, x: i32, c: i32) -> i64 {
 /// low bits as the exact signed one). Spelled this way the compiler emits one `SMULL`, the
 /// rounding add and a two-instruction 64→32 shift per step on a Cortex-M3/M4.
 #[inline(always)]
-fn step32_low(v: i32, x: i32, c: i32) -> i32 {
+pub(super) fn step32_low(v: i32, x: i32, c: i32) -> i32 {
     let p = crate::fixed::mul_i32_wide(v, x) as u64;
     let t = (p.wrapping_add(1 << 29) >> 30) as i32;
     let q = crate::fixed::mul_i32_wide(t, c) as u64;
@@ -180,6 +180,22 @@ impl PolyKernel {
     /// (For a plan, |v| ≈ 2³⁰·√B·|x_i|/Φ and c ≤ 2²⁷√B with Φ² > B²/2, so
     /// |v|·c ≲ 2⁵⁷·√2 < 2⁵⁸ − 2²⁶.)
     fn map_degree2(&self, x: &[i32], out: &mut [i32]) -> bool {
+        self.map_degree2_with(x, out, |v1, xs, c, o| {
+            for (o, &xj) in o.iter_mut().zip(xs) {
+                *o = step32_low(v1, xj, c);
+            }
+        })
+    }
+
+    /// [`PolyKernel::map_degree2`] with the inner loop given: `row(v1, xs, c, o)` must set
+    /// `o[j] = step32_low(v1, xs[j], c)` for every `j < o.len()` (`xs` is as long).
+    #[inline(always)]
+    pub(super) fn map_degree2_with(
+        &self,
+        x: &[i32],
+        out: &mut [i32],
+        row: impl Fn(i32, &[i32], i32, &mut [i32]),
+    ) -> bool {
         let (c1, c2) = (self.c[0], self.c[1]);
         let psi0 = self.psi0;
         let cmax = u64::from(c1.max(c2).unsigned_abs());
@@ -207,14 +223,26 @@ impl PolyKernel {
                 return false;
             };
             *o1 = v1;
-            // The first child repeats index i (multiplicity 2), the others are new (1).
-            let mut cm = c2;
-            for (o, &xj) in o2.iter_mut().zip(tail) {
-                *o = step32_low(v1, xj, cm);
-                cm = c1;
+            row(v1, tail, c1, o2);
+            // The first child repeats index i (multiplicity 2, constant c₂), the others are
+            // new (multiplicity 1, c₁).
+            if let Some(o) = o2.first_mut() {
+                *o = step32_low(v1, xi, c2);
             }
         }
         true
+    }
+
+    /// [`PolyKernel::map_degree2`], compiled for AVX2 where the CPU has it (x86-64).
+    fn map_degree2_dispatch(&self, x: &[i32], out: &mut [i32]) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if crate::cpu::has_avx2() {
+            // SAFETY: the CPU executes AVX2 and the OS preserves its registers
+            // (`has_avx2`); the function is safe Rust otherwise.
+            #[allow(unsafe_code)]
+            return unsafe { super::poly_avx2::map_degree2(self, x, out) };
+        }
+        self.map_degree2(x, out)
     }
 
     /// The map for any degree: depth-first over non-decreasing index sequences. Not
@@ -373,10 +401,15 @@ mod tests {
                 assert!(k.map_degree2(&x, &mut fast), "guard failed d={d} b={b}");
                 k.map_dfs(&x, &mut slow);
                 assert_eq!(fast, slow, "d={d} b={b} x={x:?}");
+                // The dispatched form (AVX2 on most x86-64 hosts) gives the same bits.
+                let mut dispatched = vec![0i32; r];
+                assert!(k.map_degree2_dispatch(&x, &mut dispatched));
+                assert_eq!(dispatched, slow, "dispatched d={d} b={b}");
             }
             // Outside the guard (|x_i| > 2³⁰) the fast path declines.
             let x = vec![i32::MIN; d as usize];
             assert!(!k.map_degree2(&x, &mut vec![0; r]));
+            assert!(!k.map_degree2_dispatch(&x, &mut vec![0; r]));
         }
     }
 

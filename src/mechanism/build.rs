@@ -332,19 +332,41 @@ fn push_rows<R: TryRng + ?Sized>(
         row_features(plan, keys, values, i, &mut w)?;
         // acc[level 0] += round(ψ ⊗ ω), column-major: the inner loop is contiguous.
         let acc0 = w.acc.get_mut(..entries).ok_or(Error::BufferTooSmall)?;
-        for (col, &om) in acc0.chunks_exact_mut(r).zip(w.omega.iter()) {
-            let om = i64::from(om);
-            for (a, &ps) in col.iter_mut().zip(w.psi.iter()) {
-                // |ψ·ω| ≤ 2⁶⁰ and |acc| ≤ n_max·2^F_noise ≤ 2⁶¹ (plan): no overflow.
-                *a += round_shr_fast(i64::from(ps) * om, sh);
-            }
-        }
+        add_payload(acc0, w.omega, w.psi, sh);
         n += 1;
         if plan.shape.block != 0 && n.is_multiple_of(plan.shape.block) {
             complete_block(plan, n / plan.shape.block - 1, w.acc, image, noise, rng)?;
         }
     }
     Ok(n)
+}
+
+/// `acc += round(ψ ⊗ ω / 2^sh)`, column-major (`acc` holds `omega.len()` columns of
+/// `psi.len()` entries): one row's payload added to a node.
+#[inline]
+fn add_payload(acc: &mut [i64], omega: &[i32], psi: &[i32], sh: u32) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::has_avx2() {
+        super::avx2::add_payload(acc, omega, psi, sh);
+        return;
+    }
+    add_payload_body(acc, omega, psi, sh);
+}
+
+/// The body of [`add_payload`] (inlined into its AVX2 copy too).
+#[inline(always)]
+pub(super) fn add_payload_body(acc: &mut [i64], omega: &[i32], psi: &[i32], sh: u32) {
+    let r = psi.len();
+    if r == 0 {
+        return;
+    }
+    for (col, &om) in acc.chunks_exact_mut(r).zip(omega.iter()) {
+        let om = i64::from(om);
+        for (a, &ps) in col.iter_mut().zip(psi.iter()) {
+            // |ψ·ω| ≤ 2⁶⁰ and |acc| ≤ n_max·2^F_noise ≤ 2⁶¹ (plan): no overflow.
+            *a += round_shr_fast(i64::from(ps) * om, sh);
+        }
+    }
 }
 
 /// Fills `w.psi` and `w.omega` with the factors of row `i`'s payload ψ ⊗ ω: key and value

@@ -34,8 +34,11 @@
     )
 )]
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod bound;
 mod build;
+mod dot;
 mod image;
 mod noise;
 mod params;

@@ -171,9 +171,7 @@ impl<'a> Attn<'a> {
                 .words
                 .get(idx * e..(idx + 1) * e)
                 .ok_or(Error::CorruptImage)?;
-            for (uj, col) in u.iter_mut().zip(node.chunks_exact(r)) {
-                *uj += dot(psi, col);
-            }
+            super::dot::accumulate(psi, node, u);
         }
 
         // Back to real units: U = u / 2^(Fq+Fs) is Σ_i c_i<ψ(q),ψ(k_i)>ω_i + noise.
@@ -344,92 +342,6 @@ fn surely_inside(s32: f32, dv: usize, rv: f64) -> bool {
     f64::from(s32) * margin + 1e-30 <= rv * rv * (1.0 - 1.0 / 1_099_511_627_776.0) // 2⁻⁴⁰
 }
 
-/// Σ ψ_α·w_α in i64: ψ has ≤ F_query bits and ‖ψ‖ ≤ 2^Fq, |w| < 2³¹, and the plan chose
-/// F_query so that √r·2^Fq·2³¹ times the nodes of a range stays below 2⁶³ (so the
-/// wrapping adds never wrap, and any order of summation gives the same exact sum).
-///
-/// Four terms per step through `[i32; 4]` views with one accumulator: on a Cortex-M3/M4
-/// (opt-level "s") the loop is four `LDRD`, four `SMLAL` and the loop branch, 2.5
-/// instructions per term. On ARMv6-M (no 32×32→64 multiplier) each product goes through
-/// [`mul_wide`]. Not inlined: a standalone loop keeps its pointers in registers (inlined
-/// into a caller whose scratch is a static, the compiler rematerialised the constant
-/// address inside the loop, doubling its length). Used on ARM; other targets use the
-/// forms below (same exact sum).
-#[cfg(target_arch = "arm")]
-#[inline(never)]
-fn dot(psi: &[i32], col: &[i32]) -> i64 {
-    dot4(psi, col)
-}
-
-/// The body of the ARM [`dot`] (compiled everywhere so that host tests check it).
-#[cfg_attr(not(any(test, target_arch = "arm")), allow(dead_code))]
-#[inline(always)]
-fn dot4(psi: &[i32], col: &[i32]) -> i64 {
-    let n = psi.len().min(col.len());
-    let n4 = n - n % 4;
-    // n4 ≤ n ≤ both lengths, so the splits always succeed; the checked form keeps the
-    // (unreachable) panic path out of the C ABI (`.ci/harden.sh`).
-    let (pa, pb) = psi.split_at_checked(n4).unwrap_or((&[], &[]));
-    let (ca, cb) = col.split_at_checked(n4).unwrap_or((&[], &[]));
-    let mut s = 0i64;
-    // Both views are exact (length a multiple of 4, same alignment as i32), so the casts
-    // cannot fail; an empty view would only drop terms, never read out of bounds.
-    let p4 = bytemuck::try_cast_slice::<i32, [i32; 4]>(pa).unwrap_or(&[]);
-    let c4 = bytemuck::try_cast_slice::<i32, [i32; 4]>(ca).unwrap_or(&[]);
-    for (p, c) in p4.iter().zip(c4) {
-        s = s
-            .wrapping_add(mul_wide(p[0], i32::from_le(c[0])))
-            .wrapping_add(mul_wide(p[1], i32::from_le(c[1])))
-            .wrapping_add(mul_wide(p[2], i32::from_le(c[2])))
-            .wrapping_add(mul_wide(p[3], i32::from_le(c[3])));
-    }
-    for (&p, &c) in pb.iter().zip(cb.iter()) {
-        s = s.wrapping_add(mul_wide(p, i32::from_le(c)));
-    }
-    s
-}
-
-/// The exact product a·b as i64.
-#[inline(always)]
-fn mul_wide(a: i32, b: i32) -> i64 {
-    crate::fixed::mul_i32_wide(a, b)
-}
-
-/// [`dot`] off ARM: unrolled by four with independent accumulators; on baseline x86-64 (no
-/// 32×32→64 SIMD multiply before SSE4.1) it halves the time of the plain loop. The sum is
-/// exact integer arithmetic, so every form gives identical results.
-#[cfg(all(not(target_arch = "arm"), not(target_feature = "avx2")))]
-#[inline]
-fn dot(psi: &[i32], col: &[i32]) -> i64 {
-    let n = psi.len().min(col.len());
-    let (pa, pb) = psi.split_at_checked(n - n % 4).unwrap_or((&[], &[]));
-    let (ca, cb) = col.split_at_checked(n - n % 4).unwrap_or((&[], &[]));
-    let (mut s0, mut s1, mut s2, mut s3) = (0i64, 0i64, 0i64, 0i64);
-    for (p, c) in pa.chunks_exact(4).zip(ca.chunks_exact(4)) {
-        if let ([p0, p1, p2, p3], [c0, c1, c2, c3]) = (p, c) {
-            s0 = s0.wrapping_add(i64::from(*p0) * i64::from(i32::from_le(*c0)));
-            s1 = s1.wrapping_add(i64::from(*p1) * i64::from(i32::from_le(*c1)));
-            s2 = s2.wrapping_add(i64::from(*p2) * i64::from(i32::from_le(*c2)));
-            s3 = s3.wrapping_add(i64::from(*p3) * i64::from(i32::from_le(*c3)));
-        }
-    }
-    for (&p, &c) in pb.iter().zip(cb.iter()) {
-        s0 = s0.wrapping_add(i64::from(p) * i64::from(i32::from_le(c)));
-    }
-    s0.wrapping_add(s1).wrapping_add(s2.wrapping_add(s3))
-}
-
-/// With AVX2 (e.g. `-C target-cpu=x86-64-v3`) the plain loop vectorises to VPMULDQ, about
-/// 3–5× faster than the unrolled scalar form; the integer sum is the same.
-#[cfg(all(not(target_arch = "arm"), target_feature = "avx2"))]
-#[inline]
-fn dot(psi: &[i32], col: &[i32]) -> i64 {
-    psi.iter()
-        .zip(col.iter())
-        .map(|(&a, &w)| i64::from(a) * i64::from(i32::from_le(w)))
-        .fold(0i64, |s, p| s.wrapping_add(p))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,27 +352,6 @@ mod tests {
         let norm = libm::sqrt(o.iter().fold(0.0, |a, x| a + x * x));
         let shrink = if norm > rv { rv / norm } else { 1.0 };
         o.iter().map(|x| (x * shrink) as f32).collect()
-    }
-
-    #[test]
-    fn every_dot_form_is_the_exact_sum() {
-        let mut seed = 7u64;
-        let mut next = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 32) as i32
-        };
-        for n in [0usize, 1, 3, 4, 5, 8, 153, 561] {
-            // ψ within ±2^25 (F_query of r = 561), words anywhere in i32.
-            let psi: Vec<i32> = (0..n).map(|_| next() >> 6).collect();
-            let col: Vec<i32> = (0..n).map(|_| next()).collect();
-            let want = psi.iter().zip(&col).fold(0i64, |s, (&a, &b)| {
-                s.wrapping_add(i64::from(a) * i64::from(b))
-            });
-            assert_eq!(dot4(&psi, &col), want, "n = {n}");
-            assert_eq!(dot(&psi, &col), want, "n = {n}");
-        }
     }
 
     #[test]
