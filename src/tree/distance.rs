@@ -273,7 +273,9 @@ impl Plan {
         let g = self.spec.cells as f64;
         let half = self.spec.radius * 0.5;
         let v = ((2 * j + 1) as f64 - g) * (half / g);
-        v.clamp(-half, half)
+        // Not `f64::clamp`, which asserts `min ≤ max` (a panic path from the C ABI that
+        // the compiler cannot rule out). Same value whenever `half ≥ 0` and `v` is a number.
+        v.max(-half).min(half)
     }
 
     /// `#{j : centre(j) ≤ y'}` by binary search.

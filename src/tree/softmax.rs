@@ -413,42 +413,62 @@ fn feature_error(
     let mut run = [0usize; MAX_DEGREE as usize];
     let mut e = [0.0f64; MAX_DEGREE as usize + 1];
     let mut v = [0.0f64; MAX_DEGREE as usize + 1];
+    // Constant indices into arrays: checked at compile time, no panic path.
     e[0] = e0;
     v[0] = v0;
     let mut sum_sq = e0 * e0;
-    // Indexing below: the depth k stays in 1 ..= s ≤ MAX_DEGREE (it starts at 1, grows only
-    // while k < s, and the loop ends when it falls to 0), so idx/run[k−1], idx/run[k−2]
-    // (k ≥ 2) and e/v[k] (length MAX_DEGREE + 1) are in bounds, and the multiplicity
-    // m ≤ k ≤ s indexes cm/chat/dc[m−1] in bounds. The same walk as `PolyKernel::map`.
+    // The depth k stays in 1 ..= s ≤ MAX_DEGREE (it starts at 1, grows only while k < s,
+    // and the loop ends when it falls to 0), so every `get` below is in bounds and the
+    // `else` arms are unreachable; they return the safe-side bound (∞) rather than index,
+    // which would leave a panic path reachable from the C ABI. The walk is the one of
+    // `PolyKernel::map`.
     let mut k = 1usize;
     if s >= 1 && d >= 1 {
         loop {
-            let i = idx[k - 1];
-            let m = if k >= 2 && idx[k - 2] == i {
-                run[k - 2] + 1
-            } else {
-                1
+            let (Some(&i), Some(&ek), Some(&vk)) = (idx.get(k - 1), e.get(k - 1), v.get(k - 1))
+            else {
+                return f64::INFINITY;
             };
-            run[k - 1] = m;
-            let (cmv, chv, dcv) = (cm[m - 1], chat[m - 1], dc[m - 1]);
-            let f = e[k - 1] * (1.0 + xi) + v[k - 1] * xi + 0.5;
-            e[k] = 0.5 + f * chv + v[k - 1] * dcv;
-            v[k] = v[k - 1] * cmv;
-            sum_sq += e[k] * e[k];
+            // Multiplicity: one more than the parent's if the index repeats.
+            let m = match k
+                .checked_sub(2)
+                .and_then(|p| Some((*idx.get(p)?, *run.get(p)?)))
+            {
+                Some((pi, pm)) if pi == i => pm + 1,
+                _ => 1,
+            };
+            let consts = m
+                .checked_sub(1)
+                .and_then(|j| Some((*cm.get(j)?, *chat.get(j)?, *dc.get(j)?)));
+            let (Some(rk), Some((cmv, chv, dcv))) = (run.get_mut(k - 1), consts) else {
+                return f64::INFINITY;
+            };
+            *rk = m;
+            let f = ek * (1.0 + xi) + vk * xi + 0.5;
+            let (Some(en), Some(vn)) = (e.get_mut(k), v.get_mut(k)) else {
+                return f64::INFINITY;
+            };
+            *en = 0.5 + f * chv + vk * dcv;
+            *vn = vk * cmv;
+            sum_sq += *en * *en;
             if k < s {
-                idx[k] = i;
+                let Some(next) = idx.get_mut(k) else {
+                    return f64::INFINITY;
+                };
+                *next = i;
                 k += 1;
                 continue;
             }
-            loop {
-                idx[k - 1] += 1;
-                if idx[k - 1] < d {
+            // Advance the deepest index; pop levels whose index ran past d − 1.
+            while k > 0 {
+                let Some(ik) = idx.get_mut(k - 1) else {
+                    return f64::INFINITY;
+                };
+                *ik += 1;
+                if *ik < d {
                     break;
                 }
                 k -= 1;
-                if k == 0 {
-                    break;
-                }
             }
             if k == 0 {
                 break;
@@ -584,10 +604,17 @@ impl<'a> SoftmaxBuilder<'a> {
         image::write_header(self.image, magic, &self.header)?;
         image::write_part(self.image, 0, &self.plan.part())?;
         let range = image::ext_range(&self.header);
-        self.image
-            .get_mut(range)
-            .ok_or(Error::BufferTooSmall)?
-            .copy_from_slice(&self.plan.ext());
+        // `zip` instead of `copy_from_slice`: the extension range comes from the header and
+        // its length is EXT_BYTES by construction, but a length mismatch must be an error,
+        // not a panic path reachable from the C ABI.
+        let ext = self.plan.ext();
+        let dst = self.image.get_mut(range).ok_or(Error::BufferTooSmall)?;
+        if dst.len() != ext.len() {
+            return Err(Error::CorruptImage);
+        }
+        for (d, s) in dst.iter_mut().zip(ext.iter()) {
+            *d = *s;
+        }
         image::seal(self.image, &self.header)
     }
 
@@ -631,7 +658,13 @@ impl<'a> SoftmaxBuilder<'a> {
         let d = p.params.dims;
         let sh = 60 - p.calibration.frac_bits as u32; // F ∈ [0, 60]
         let (psi, xq) = scratch_words(scratch, p.features, d)?;
-        for (row, (w, x)) in weights.iter().zip(points.chunks_exact(d)).enumerate() {
+        // `d.max(1)`: d ≥ 1 for a verified plan; the `max` only keeps `chunks_exact`'s
+        // zero-size assertion out of the binary (no panic path from the C ABI).
+        for (row, (w, x)) in weights
+            .iter()
+            .zip(points.chunks_exact(d.max(1)))
+            .enumerate()
+        {
             let w: f64 = (*w).into();
             to_unit(x, p.params.radius_x, xq, row)?;
             p.kernel.map(xq, psi)?;
@@ -639,7 +672,13 @@ impl<'a> SoftmaxBuilder<'a> {
             let wq = Q30::from_f64_toward_zero(w / p.params.weight_bound)
                 .ok_or(Error::NonFiniteInput { row })?
                 .raw();
-            let leaf = self.header.count / p.params.block as u64 + 1;
+            // block ≥ 1 for a verified plan; `checked_div` keeps the division by zero out.
+            let leaf = self
+                .header
+                .count
+                .checked_div(p.params.block as u64)
+                .ok_or(Error::CorruptImage)?
+                + 1;
             let at = image::node_at(&self.header, 0, leaf)?;
             for (f, &v) in psi.iter().enumerate() {
                 // |w_q·ψ| ≤ 2⁶⁰: no overflow in i64; trunc keeps ‖c‖ ≤ 2^F.
@@ -903,7 +942,12 @@ fn validate<V: Copy + Into<f64>>(
         return Err(Error::TooManyRows);
     }
     let (_, xq) = scratch_words(scratch, p.features, d)?;
-    for (row, (w, x)) in weights.iter().zip(points.chunks_exact(d)).enumerate() {
+    // `d.max(1)`: d ≥ 1 for a verified plan (`SoftmaxPlan::new`); see `accumulate`.
+    for (row, (w, x)) in weights
+        .iter()
+        .zip(points.chunks_exact(d.max(1)))
+        .enumerate()
+    {
         let w: f64 = (*w).into();
         if !w.is_finite() {
             return Err(Error::NonFiniteInput { row });
