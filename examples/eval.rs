@@ -4,7 +4,7 @@
 //! cargo run --release --example eval -- --data DIR [--epsilon E] [--delta D]
 //!     [--degree S | --kernel-rel-err X] [--radius-q R] [--radius-k R] [--radius-v R]
 //!     [--clip C] [--layout flat|tree] [--block B] [--heads LIST] [--seed N] [--json]
-//!     [--trials T] [--parts P] [--public DIR]
+//!     [--trials T] [--parts P] [--public DIR] [--center public|none] [--bound auto|default|B]
 //! ```
 //! DIR has the layout of `examples/data/minilm/n512_layer2` (K.f32, V.f32, Q.f32, O.f32 and
 //! meta.json, which gives the shapes and the score scale). For every head and every query
@@ -16,8 +16,15 @@
 //! polynomial kernel) and `clip` (exact softmax on the clipped inputs).
 //!
 //! # Defaults: the library's recommended *public* choices
-//! - `Params::new`: degree 2, τ from meta.json, r_q = r_k = d^¼ (so B = τ·r_q·r_k = 1),
-//!   γ = 1, flat layout, no contribution clipping, δ = 10⁻⁵, ε = 1.
+//! - Keys centred on a public mean key: the mean key of the same model head on the public
+//!   reference text (below) is subtracted from every key (`--center none` turns it off).
+//!   Exact for softmax (q·μ is the same for every key), no privacy cost.
+//! - Direction-only inputs (r_q = r_k = 1) with the score bound
+//!   B = `Plan::suggested_score_bound(n)` (`--bound auto`); `--bound B` fixes B, and
+//!   `--bound default` (or `--radius-q`/`--radius-k`) keeps `Params::new`'s radii with the
+//!   model's τ from meta.json (r_q = r_k = d^¼, B = 1: the defaults before centring).
+//! - `Params::new` otherwise: degree 2, γ = 1, flat layout, no contribution clipping,
+//!   δ = 10⁻⁵, ε = 1.
 //! - r_v (per head): the 90th percentile of the value norms of the same model head on a
 //!   **different, public** text — the bundled minilm_long (stdlib docstrings) set when DIR is
 //!   a minilm (Zen of Python) set, and vice versa, at the same layer. Never DIR's own K/V:

@@ -31,9 +31,6 @@ const SETS: [&str; 6] = [
     "minilm_long/n4096_layer2",
 ];
 
-/// Planner default for the attention signal kept at B = 1 (see examples/plan.rs).
-const PLANNER_SIGNAL: f64 = 0.065;
-
 /// Picks one error from a summary.
 type Metric = fn(&eval_core::Summary) -> f64;
 
@@ -110,18 +107,22 @@ fn print_tables(cells: &[Cell], trials: usize, seed: u64) {
     );
     println!();
     println!(
-        "| n | ε | dp | uniform | paper | kernel | clip | paper / dp | dp beats uniform? | planner says |"
+        "| n | ε | B | dp | uniform | paper | kernel | clip | paper / dp | dp beats uniform? | planner says (public signal) |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|:---|:---|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---|:---|");
     for c in cells {
         let s = &c.run.summary;
         // The planner's verdict from public numbers only (first head's plan; all heads share
-        // σ and the prediction is in units of r_v), with its default signal for B = 1.
+        // σ and the prediction is in units of r_v) and the signal measured on the public
+        // reference text with the same parameters.
         let pr = &c.run.reports[0].prediction;
+        let signal = c.run.public_signal.unwrap_or(0.0);
+        let p = &c.run.params;
         println!(
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2} | {} | {} |",
+            "| {} | {} | {:.2} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.2} | {} | {} ({:.3}) |",
             s.n,
             c.epsilon,
+            p.score_scale * p.radius_q * p.radius_k,
             s.dp_err,
             s.uniform_err,
             s.paper_err,
@@ -133,11 +134,12 @@ fn print_tables(cells: &[Cell], trials: usize, seed: u64) {
             } else {
                 "**no**"
             },
-            match pr.verdict(PLANNER_SIGNAL) {
+            match pr.verdict(signal) {
                 Verdict::DpWins => "dp",
                 Verdict::Marginal => "marginal",
                 Verdict::UniformWins => "uniform",
             },
+            signal,
         );
     }
     println!();

@@ -24,8 +24,7 @@
 #![allow(clippy::doc_markdown)]
 
 pub mod checksum;
-#[cfg(target_arch = "x86_64")]
-mod cpu;
+pub mod cpu;
 pub mod error;
 pub mod ffi;
 pub mod fixed;

@@ -553,11 +553,12 @@ pub struct HeadReport {
     pub paper_noise: Vec<f64>,
     /// The kernel's own error ‖kernel − clip‖ / r_v per row (deterministic, once).
     pub kernel_vs_clip: Vec<f64>,
-    /// The attention signal the clipped pipeline keeps, per row, in units of r_v:
-    /// √max(‖o − mean(v)‖² − ‖o − o_clip‖², 0), where mean(v) is the mean of the clipped
-    /// values (what the uniform baseline releases). The structure beats the uniform
-    /// baseline when this exceeds `Prediction::break_even_signal` (see examples/plan.rs).
-    /// On a *public* text it is the planner's `--signal`.
+    /// The attention signal the noise-free structure keeps, per row, in units of r_v:
+    /// √max(‖o − mean(v)‖² − ‖o − o_kernel‖², 0), where mean(v) is the mean of the
+    /// clipped values (what the uniform baseline releases) and o_kernel the structure's
+    /// output without noise (clipping and kernel included). The structure beats the
+    /// uniform baseline when this exceeds `Prediction::break_even_signal` (see
+    /// examples/plan.rs). On a *public* text it is the planner's `--signal`.
     pub signal: Vec<f64>,
     /// Queries (over all trials) whose noisy denominator fell below the floor.
     pub dp_floor_hits: usize,
@@ -677,7 +678,7 @@ pub fn eval_head(
             let mean = prep.value_mean();
             outputs
                 .iter()
-                .zip(&clip_out)
+                .zip(&ker_out)
                 .map(|(o, c)| {
                     let (a, b) = (dist(o, &mean), dist(o, c));
                     (a * a - b * b).max(0.0).sqrt() / rv

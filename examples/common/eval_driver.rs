@@ -4,13 +4,14 @@
 #![allow(dead_code)]
 
 use crate::common::{Dataset, bundled};
-use crate::eval_core::{self, HeadData, HeadReport, Summary, norm_percentile};
-use dpxattn::mechanism::Params;
+use crate::eval_core::{self, HeadData, HeadReport, Summary, median, norm_percentile};
+use dpxattn::mechanism::{Params, Plan};
 use std::path::{Path, PathBuf};
 
 pub const USAGE: &str = "usage: eval --data DIR [--epsilon E] [--delta D] [--degree S | --kernel-rel-err X] \
 [--radius-q R] [--radius-k R] [--radius-v R] [--clip C] [--layout flat|tree] [--block B] \
-[--heads LIST] [--seed N] [--json] [--trials T] [--parts P] [--public DIR]";
+[--heads LIST] [--seed N] [--json] [--trials T] [--parts P] [--public DIR] \
+[--center public|none] [--bound auto|default|B]";
 
 /// Options of one evaluation run.
 #[derive(Clone, Debug)]
@@ -34,8 +35,24 @@ pub struct Options {
     pub trials: usize,
     /// `Params::parts`: 1 = (ε, δ) per head (default); H = (ε, δ) for H heads together.
     pub parts: u32,
-    /// Where the public value-norm statistic comes from (default: see `public_reference`).
+    /// Where the public statistics (value radius, mean key) come from (default: see
+    /// `public_reference`).
     pub public: Option<PathBuf>,
+    /// Subtract the public mean key of each head from the keys (exact for softmax).
+    pub center: bool,
+    /// How the score bound B is chosen when no radius is given.
+    pub bound: Bound,
+}
+
+/// The score bound B = τ·r_q·r_k.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Bound {
+    /// `Plan::suggested_score_bound` for direction-only inputs (r_q = r_k = 1, τ = B).
+    Auto,
+    /// `Params::new`'s radii with the model's τ (B = 1; the defaults before key centring).
+    Default,
+    /// This B, direction-only inputs.
+    Fixed(f64),
 }
 
 impl Default for Options {
@@ -58,6 +75,8 @@ impl Default for Options {
             trials: 1,
             parts: 1,
             public: None,
+            center: true,
+            bound: Bound::Auto,
         }
     }
 }
@@ -97,6 +116,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut o = Options::default();
     let mut data = None;
     let mut layout: Option<String> = None;
+    let mut bound_given = false;
     let mut i = 0;
     while i < args.len() {
         let flag = args[i].as_str();
@@ -126,6 +146,24 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
             "--trials" => o.trials = num(flag, val()?)?,
             "--parts" => o.parts = num(flag, val()?)?,
             "--public" => o.public = Some(PathBuf::from(val()?)),
+            "--center" => {
+                o.center = match val()? {
+                    "public" => true,
+                    "none" => false,
+                    x => return Err(format!("--center: public or none, not {x:?}")),
+                }
+            }
+            "--bound" => {
+                bound_given = true;
+                o.bound = match val()? {
+                    "auto" => Bound::Auto,
+                    "default" => Bound::Default,
+                    x => match x.parse::<f64>() {
+                        Ok(b) if b > 0.0 && b.is_finite() => Bound::Fixed(b),
+                        _ => return Err(format!("--bound: auto, default or a B > 0, not {x:?}")),
+                    },
+                }
+            }
             "--json" => o.json = true,
             "-h" | "--help" => return Err(USAGE.into()),
             _ => return Err(format!("unknown argument {flag:?}\n{USAGE}")),
@@ -148,6 +186,15 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
     }
     if o.tree && o.block.is_none() {
         o.block = Some(DEFAULT_BLOCK);
+    }
+    if o.radius_q.is_some() || o.radius_k.is_some() {
+        if bound_given && o.bound != Bound::Default {
+            return Err(
+                "--bound sets the radii: give it or --radius-q/--radius-k, not both".into(),
+            );
+        }
+        // Explicit radii keep the model's τ (B = τ·r_q·r_k).
+        o.bound = Bound::Default;
     }
     if o.trials == 0 || o.parts == 0 {
         return Err("--trials and --parts must be ≥ 1".into());
@@ -249,9 +296,66 @@ pub struct RadiusV {
     pub warning: Option<String>,
 }
 
+/// The public reference data set (another text, same model and layer), loaded once.
+pub struct Reference {
+    pub dir: PathBuf,
+    pub data: Dataset,
+    pub meta: Meta,
+    pub warning: Option<String>,
+}
+
+impl Reference {
+    /// `--public DIR` or the default [`public_reference`]; d must match.
+    pub fn load(o: &Options, data: &Dataset, meta: &Meta) -> Result<Reference, String> {
+        let (dir, warning) = match &o.public {
+            Some(p) => (p.clone(), None),
+            None => public_reference(&data.dir, meta)?,
+        };
+        let rdata = Dataset::load(&dir)?;
+        if rdata.d != data.d {
+            return Err(format!(
+                "public reference {} has d = {}, not {}",
+                dir.display(),
+                rdata.d,
+                data.d
+            ));
+        }
+        let rmeta = read_meta(&dir, rdata.heads)?;
+        Ok(Reference {
+            dir,
+            data: rdata,
+            meta: rmeta,
+            warning,
+        })
+    }
+
+    /// Position of model head `id` in the reference, if it has that head.
+    fn head(&self, id: usize) -> Option<usize> {
+        self.meta.head_ids.iter().position(|&x| x == id)
+    }
+
+    /// The mean key of model head `id` on the public text (pooled over its heads if it
+    /// lacks that head).
+    pub fn key_mean(&self, id: usize) -> Vec<f32> {
+        let d = self.data.d;
+        let keys = match self.head(id) {
+            Some(pos) => self.data.keys(pos),
+            None => &self.data.k[..],
+        };
+        let rows = (keys.len() / d).max(1) as f64;
+        let mut mean = vec![0f64; d];
+        for k in keys.chunks_exact(d) {
+            for (m, &x) in mean.iter_mut().zip(k) {
+                *m += f64::from(x);
+            }
+        }
+        mean.iter().map(|m| (m / rows) as f32).collect()
+    }
+}
+
 pub fn choose_radius_v(
     o: &Options,
-    data: &Dataset,
+    reference: Option<&Reference>,
     meta: &Meta,
     heads: &[usize],
 ) -> Result<RadiusV, String> {
@@ -262,29 +366,16 @@ pub fn choose_radius_v(
             warning: None,
         });
     }
-    let (dir, warning) = match &o.public {
-        Some(p) => (p.clone(), None),
-        None => public_reference(&data.dir, meta)?,
-    };
-    let reference = Dataset::load(&dir)?;
-    if reference.d != data.d {
-        return Err(format!(
-            "public reference {} has d = {}, not {}",
-            dir.display(),
-            reference.d,
-            data.d
-        ));
-    }
-    let rmeta = read_meta(&dir, reference.heads)?;
+    let reference = reference.ok_or("no public reference for the value radius")?;
     let mut per_head = Vec::new();
     let mut pooled = false;
     for &h in heads {
         let id = meta.head_ids.get(h).copied().unwrap_or(h);
-        let r = match rmeta.head_ids.iter().position(|&x| x == id) {
-            Some(pos) => norm_percentile(reference.values(pos), reference.d, 90.0),
+        let r = match reference.head(id) {
+            Some(pos) => norm_percentile(reference.data.values(pos), reference.data.d, 90.0),
             None => {
                 pooled = true;
-                norm_percentile(&reference.v, reference.d, 90.0)
+                norm_percentile(&reference.data.v, reference.data.d, 90.0)
             }
         };
         per_head.push(r);
@@ -293,14 +384,14 @@ pub fn choose_radius_v(
         per_head,
         source: format!(
             "p90 of value norms on public {}{}",
-            dir.display(),
+            reference.dir.display(),
             if pooled {
                 " (pooled over heads for heads it lacks)"
             } else {
                 ""
             }
         ),
-        warning,
+        warning: reference.warning.clone(),
     })
 }
 
@@ -331,6 +422,18 @@ pub fn params_for(o: &Options, data: &Dataset) -> Params {
         p.block = o.block.unwrap_or(DEFAULT_BLOCK);
     }
     p.parts = o.parts;
+    let b = match o.bound {
+        Bound::Default => return p,
+        Bound::Fixed(b) => b,
+        // σ does not depend on B, so the plan of the defaults gives the noise level.
+        Bound::Auto => match Plan::new(&p) {
+            Ok(plan) => plan.suggested_score_bound(data.n as u32),
+            Err(_) => return p, // the run reports the error when it plans for real
+        },
+    };
+    p.radius_q = 1.0;
+    p.radius_k = 1.0;
+    p.score_scale = b;
     p
 }
 
@@ -343,6 +446,8 @@ pub struct Run {
     pub radius_v: RadiusV,
     pub reports: Vec<HeadReport>,
     pub summary: Summary,
+    /// The planner's signal measured on the public reference (see [`public_signal`]).
+    pub public_signal: Option<f64>,
 }
 
 pub fn run(o: &Options) -> Result<Run, String> {
@@ -352,18 +457,34 @@ pub fn run(o: &Options) -> Result<Run, String> {
     if let Some(&h) = heads.iter().find(|&&h| h >= data.heads) {
         return Err(format!("--heads: {h} ≥ {} heads in the data", data.heads));
     }
-    let radius_v = choose_radius_v(o, &data, &meta, &heads)?;
+    let needs_reference = o.radius_v.is_none() || o.center;
+    let reference = if needs_reference {
+        Some(Reference::load(o, &data, &meta)?)
+    } else {
+        None
+    };
+    let radius_v = choose_radius_v(o, reference.as_ref(), &meta, &heads)?;
     let params = params_for(o, &data);
     let mut reports = Vec::new();
     for (&h, &rv) in heads.iter().zip(&radius_v.per_head) {
         let mut p = params;
         p.radius_v = rv;
+        // Keys centred on the public mean key of the same model head: softmax(q·(k − μ))
+        // = softmax(q·k), since q·μ is the same for every key.
+        let centred: Option<Vec<f32>> = reference.as_ref().filter(|_| o.center).map(|r| {
+            let mu = r.key_mean(meta.head_ids.get(h).copied().unwrap_or(h));
+            let mut k = data.keys(h).to_vec();
+            for row in k.chunks_exact_mut(data.d) {
+                row.iter_mut().zip(&mu).for_each(|(x, m)| *x -= m);
+            }
+            k
+        });
         let hd = HeadData {
             n: data.n,
             m: data.m,
             d: data.d,
             dv: data.d,
-            k: data.keys(h),
+            k: centred.as_deref().unwrap_or(data.keys(h)),
             v: data.values(h),
             q: data.queries(h),
             o: data.outputs(h),
@@ -374,6 +495,10 @@ pub fn run(o: &Options) -> Result<Run, String> {
         );
     }
     let summary = Summary::new(data.n, &params, &reports);
+    let public_signal = match &reference {
+        Some(r) => Some(public_signal(o, r, &params, &radius_v, &meta, &heads)?),
+        None => None,
+    };
     Ok(Run {
         data,
         meta,
@@ -382,5 +507,50 @@ pub fn run(o: &Options) -> Result<Run, String> {
         radius_v,
         reports,
         summary,
+        public_signal,
     })
+}
+
+/// The planner's input measured on the public reference text with the same public
+/// parameters: the median over its heads × query rows of the signal the noise-free
+/// structure keeps (`HeadReport::signal`). Keys centred on the reference's own mean key,
+/// as the private keys are. Never touches the evaluated (private) rows.
+fn public_signal(
+    o: &Options,
+    r: &Reference,
+    params: &Params,
+    radius_v: &RadiusV,
+    meta: &Meta,
+    heads: &[usize],
+) -> Result<f64, String> {
+    let d = r.data.d;
+    let mut all = Vec::new();
+    for (&h, &rv) in heads.iter().zip(&radius_v.per_head) {
+        let id = meta.head_ids.get(h).copied().unwrap_or(h);
+        let Some(pos) = r.head(id) else { continue };
+        let mut k = r.data.keys(pos).to_vec();
+        if o.center {
+            let mu = r.key_mean(id);
+            for row in k.chunks_exact_mut(d) {
+                row.iter_mut().zip(&mu).for_each(|(x, m)| *x -= m);
+            }
+        }
+        let hd = HeadData {
+            n: r.data.n,
+            m: r.data.m,
+            d,
+            dv: d,
+            k: &k,
+            v: r.data.values(pos),
+            q: r.data.queries(pos),
+            o: r.data.outputs(pos),
+        };
+        let mut p = *params;
+        p.radius_v = rv;
+        p.n_max = r.data.n as u32;
+        let rep = eval_core::eval_head(&hd, &p, h, 1, o.seed)
+            .map_err(|e| format!("public reference, head {h}: {e}"))?;
+        all.extend(rep.signal);
+    }
+    Ok(if all.is_empty() { 0.0 } else { median(&all) })
 }

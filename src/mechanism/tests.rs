@@ -197,6 +197,49 @@ fn streaming_in_chunks_gives_the_same_image() {
     }
 }
 
+/// The accelerated paths (AVX2 where the CPU has it) and the portable ones give the same
+/// image and the same query outputs, bit for bit, at the benchmark's shape (d = dv = 32,
+/// r = 561) and with the tree layout. (Other tests running meanwhile may take either path;
+/// both give the same bits, which is the point.)
+#[test]
+fn accelerated_and_portable_paths_agree_bit_for_bit() {
+    for &(d, dv, block) in &[(32u32, 32u32, 0u32), (5, 3, 4)] {
+        let p = params(d, dv, 64, block);
+        let plan = Plan::new(&p).unwrap();
+        let (d, dv) = (d as usize, dv as usize);
+        let keys = rnd_rows(11, 50, d, 1.5);
+        let values = rnd_rows(12, 50, dv, 2.5);
+        let qs = rnd_rows(13, 20, d, 2.0);
+        let mut images = Vec::new();
+        let mut outs = Vec::new();
+        for allow in [true, false] {
+            crate::cpu::allow_simd(allow);
+            let mut image = Buf::new(plan.image_bytes());
+            let mut scratch = Buf::new(plan.build_scratch_bytes());
+            build(
+                &plan,
+                image.bytes(),
+                &keys,
+                &values,
+                &mut TestRng(9),
+                scratch.bytes(),
+            )
+            .unwrap();
+            let attn = Attn::open(image.get()).unwrap();
+            let mut qscr = Buf::new(attn.query_scratch_bytes());
+            let mut out = vec![0f32; qs.len() / d * dv];
+            for (q, o) in qs.chunks_exact(d).zip(out.chunks_exact_mut(dv)) {
+                attn.query(q, o, qscr.bytes()).unwrap();
+            }
+            images.push(image.get().to_vec());
+            outs.push(out.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+        }
+        crate::cpu::allow_simd(true);
+        assert!(images[0] == images[1], "images differ (d = {d})");
+        assert_eq!(outs[0], outs[1], "outputs differ (d = {d})");
+    }
+}
+
 #[test]
 fn sizes_are_exact() {
     let p = params(4, 3, 32, 0);
