@@ -7,6 +7,10 @@
 //! the model's exact attention output, next to the DP-uniform baseline (a DP mean of the
 //! values, which ignores the query) and the library's a-priori bound.
 //!
+//! It uses the recommended public choices (README, *Accuracy on real data*): keys centred on
+//! the mean key of the same head measured on *another* text, direction-only inputs, and the
+//! score bound `Plan::suggested_score_bound`.
+//!
 //! Run: `cargo run --release --example quickstart [-- --epsilon E]`
 
 mod common;
@@ -29,13 +33,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (d, n, heads) = (data.d as u32, data.n as u32, data.heads as u32);
 
     let mut p = Params::new(d, d, n);
-    p.score_scale = data.scale;
     p.epsilon = epsilon;
     p.delta = 1e-5;
     p.parts = heads; // (ε, δ) is the budget of all heads of this prompt together
+    // Direction-only inputs and the suggested score bound B (from n and the noise level,
+    // both public): the kernel then approximates softmax(B·cos(q, k − μ)).
+    let b = Plan::new(&p)?.suggested_score_bound(n);
+    p.radius_q = 1.0;
+    p.radius_k = 1.0;
+    p.score_scale = b;
     let plan_radius_v = |h: usize| norm_percentile(public.values(h), public.d, 90.0);
     println!(
-        "dpxattn quickstart: n = {n} private rows, d = dv = {d}, {heads} heads, (ε, δ) = ({epsilon}, {:e}) for the whole prompt",
+        "dpxattn quickstart: n = {n} private rows, d = dv = {d}, {heads} heads, (ε, δ) = ({epsilon}, {:e}) for the whole prompt, B = {b:.2}",
         p.delta
     );
     println!("head | features | image KiB | σ (norm.) | dp err | uniform err | bound(β=0.05)");
@@ -45,10 +54,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let plan = Plan::new(&p)?;
         let mut image = AlignedVec::new(plan.image_bytes());
         let mut scratch = AlignedVec::new(plan.build_scratch_bytes());
+        // Keys centred on the public mean key μ of this head: softmax(q·(k − μ)) =
+        // softmax(q·k) because q·μ is the same for every key; μ comes from the other text.
+        let mu = mean_row(public.keys(h), public.d);
+        let mut keys = data.keys(h).to_vec();
+        for k in keys.chunks_exact_mut(data.d) {
+            k.iter_mut().zip(&mu).for_each(|(x, m)| *x -= m);
+        }
         build(
             &plan,
             image.bytes(),
-            data.keys(h),
+            &keys,
             data.values(h),
             &mut rng,
             scratch.bytes(),
@@ -87,6 +103,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "errors: mean over queries of ‖ô − o‖₂ / rms‖o‖ (o = the model's exact attention output)"
     );
     Ok(())
+}
+
+/// The mean of the rows of a row-major matrix with `dim` columns.
+fn mean_row(rows: &[f32], dim: usize) -> Vec<f32> {
+    let n = (rows.len() / dim).max(1) as f64;
+    let mut m = vec![0f64; dim];
+    for r in rows.chunks_exact(dim) {
+        m.iter_mut().zip(r).for_each(|(a, &x)| *a += f64::from(x));
+    }
+    m.iter().map(|a| (a / n) as f32).collect()
 }
 
 /// The DP-uniform baseline: the mean of the clipped values plus Gaussian noise at the same
