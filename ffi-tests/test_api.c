@@ -82,6 +82,17 @@ static void test_params_and_plan(void) {
     CHECK(plan.sigma > 0.0 && plan.sensitivity > 0.0 && plan.kernel_rel_err > 0.0);
     CHECK(plan.score_bound > 0.99 && plan.score_bound < 1.01);
     CHECK(plan.exact_constant_entry == 1 && plan.levels == 1);
+    /* The suggested bound is in [0.1, 8] and grows with the budget. */
+    CHECK(plan.suggested_score_bound >= 0.1 && plan.suggested_score_bound <= 8.0);
+    {
+        struct dpx_params rich = p;
+        struct dpx_plan rich_plan;
+        rich.epsilon = 8.0;
+        rich.n_max = 100000;
+        CHECK_STATUS(dpx_plan_new(&rich, &rich_plan), DPX_OK);
+        CHECK(rich_plan.suggested_score_bound > plan.suggested_score_bound);
+        CHECK(rich_plan.suggested_score_bound <= 8.0);
+    }
 
     /* automatic degree */
     bad = p;

@@ -312,6 +312,13 @@ struct dpx_plan {
      * Score bound B = tau*radius_q*radius_k.
      */
     double score_bound;
+    /**
+     * The score bound suggested for `n_max` rows (`Plan::suggested_score_bound`): an
+     * empirical choice in [0.1, 8] from n and the noise level, for keys centred on a
+     * public mean key and direction-only inputs (radius_q = radius_k = 1,
+     * score_scale = B). To use it, set those three fields and plan again.
+     */
+    double suggested_score_bound;
 };
 
 /**

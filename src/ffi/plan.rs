@@ -40,6 +40,11 @@ pub struct dpx_plan {
     pub sensitivity: f64,
     /// Score bound B = tau*radius_q*radius_k.
     pub score_bound: f64,
+    /// The score bound suggested for `n_max` rows (`Plan::suggested_score_bound`): an
+    /// empirical choice in [0.1, 8] from n and the noise level, for keys centred on a
+    /// public mean key and direction-only inputs (radius_q = radius_k = 1,
+    /// score_scale = B). To use it, set those three fields and plan again.
+    pub suggested_score_bound: f64,
 }
 
 impl From<&Plan> for dpx_plan {
@@ -59,6 +64,7 @@ impl From<&Plan> for dpx_plan {
             sigma: p.sigma(),
             sensitivity: p.sensitivity(),
             score_bound: p.score_bound(),
+            suggested_score_bound: p.suggested_score_bound(p.params().n_max),
         }
     }
 }
