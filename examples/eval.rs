@@ -211,7 +211,7 @@ fn print_human(r: &Run, trials: usize) {
         "* ‖kernel − clip‖ / r_v: the kernel's own error (polynomial instead of exp, same clipped inputs)."
     );
     println!(
-        "** √(‖o − mean v‖² − ‖o − o_clip‖²) / r_v: the attention signal the clipping keeps; dp beats"
+        "** √(‖o − mean v‖² − ‖o − o_kernel‖²) / r_v: the attention signal the noise-free structure keeps; dp beats"
     );
     println!(
         "   uniform when it exceeds Prediction::break_even_signal (examples/plan.rs --signal)."

@@ -1772,7 +1772,7 @@ dpx_status dpx_tree_info(const struct dpx_tree *t,
  * written only on success.
  *
  * # Safety
- * As [`dpx_tree_info`], with `out` valid for writing one double.
+ * As [`dpx_tree_info()`], with `out` valid for writing one double.
  */
 dpx_status dpx_tree_range_sum(const struct dpx_tree *t,
                               size_t a,
@@ -1788,7 +1788,7 @@ dpx_status dpx_tree_range_sum(const struct dpx_tree *t,
  * image errors. `*out` is written only on success.
  *
  * # Safety
- * As [`dpx_tree_info`], with `out` valid for writing one `dpx_bound_parts`.
+ * As [`dpx_tree_info()`], with `out` valid for writing one `dpx_bound_parts`.
  */
 dpx_status dpx_tree_bound(const struct dpx_tree *t,
                           size_t a,

@@ -364,7 +364,7 @@ pub unsafe extern "C" fn dpx_tree_info(t: *const dpx_tree, out: *mut dpx_tree_in
 /// written only on success.
 ///
 /// # Safety
-/// As [`dpx_tree_info`], with `out` valid for writing one double.
+/// As [`dpx_tree_info()`], with `out` valid for writing one double.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dpx_tree_range_sum(
     t: *const dpx_tree,
@@ -384,7 +384,7 @@ pub unsafe extern "C" fn dpx_tree_range_sum(
 /// image errors. `*out` is written only on success.
 ///
 /// # Safety
-/// As [`dpx_tree_info`], with `out` valid for writing one `dpx_bound_parts`.
+/// As [`dpx_tree_info()`], with `out` valid for writing one `dpx_bound_parts`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn dpx_tree_bound(
     t: *const dpx_tree,
