@@ -241,7 +241,9 @@ impl Plan {
             // Trapezoid weights times the normal density (normalised by w_sum below).
             let edge = if i == 0 || i == STEPS { 0.5 } else { 1.0 };
             let w = edge * libm::exp(-0.5 * z * z);
-            let t = (scale * z).clamp(-self.b, self.b);
+            // max/min, not `clamp`: same value for B ≥ 0, and no assertion (no panic path
+            // from the C ABI, which reports the suggested bound in `dpx_plan_new`).
+            let t = (scale * z).max(-self.b).min(self.b);
             let pk = taylor::eval_upper(s, t);
             let m = pk * libm::exp(-t);
             w_sum += w;
