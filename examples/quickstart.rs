@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::{AlignedVec, Dataset, bundled, dist, norm_percentile, rms_norm};
+use common::{AlignedVec, Dataset, bundled, centred, dist, mean_row, norm_percentile, rms_norm};
 use dpxattn::mechanism::{Attn, Params, Plan, build};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -56,11 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut scratch = AlignedVec::new(plan.build_scratch_bytes());
         // Keys centred on the public mean key μ of this head: softmax(q·(k − μ)) =
         // softmax(q·k) because q·μ is the same for every key; μ comes from the other text.
-        let mu = mean_row(public.keys(h), public.d);
-        let mut keys = data.keys(h).to_vec();
-        for k in keys.chunks_exact_mut(data.d) {
-            k.iter_mut().zip(&mu).for_each(|(x, m)| *x -= m);
-        }
+        let keys = centred(data.keys(h), &mean_row(public.keys(h), public.d));
         build(
             &plan,
             image.bytes(),
@@ -103,16 +99,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "errors: mean over queries of ‖ô − o‖₂ / rms‖o‖ (o = the model's exact attention output)"
     );
     Ok(())
-}
-
-/// The mean of the rows of a row-major matrix with `dim` columns.
-fn mean_row(rows: &[f32], dim: usize) -> Vec<f32> {
-    let n = (rows.len() / dim).max(1) as f64;
-    let mut m = vec![0f64; dim];
-    for r in rows.chunks_exact(dim) {
-        m.iter_mut().zip(r).for_each(|(a, &x)| *a += f64::from(x));
-    }
-    m.iter().map(|a| (a / n) as f32).collect()
 }
 
 /// The DP-uniform baseline: the mean of the clipped values plus Gaussian noise at the same

@@ -3,7 +3,7 @@
 //! parameters, and runs [`eval_core::eval_head`] on every selected head.
 #![allow(dead_code)]
 
-use crate::common::{Dataset, bundled};
+use crate::common::{Dataset, bundled, centred, mean_row};
 use crate::eval_core::{self, HeadData, HeadReport, Summary, median, norm_percentile};
 use dpxattn::mechanism::{Params, Plan};
 use std::path::{Path, PathBuf};
@@ -337,19 +337,11 @@ impl Reference {
     /// The mean key of model head `id` on the public text (pooled over its heads if it
     /// lacks that head).
     pub fn key_mean(&self, id: usize) -> Vec<f32> {
-        let d = self.data.d;
         let keys = match self.head(id) {
             Some(pos) => self.data.keys(pos),
             None => &self.data.k[..],
         };
-        let rows = (keys.len() / d).max(1) as f64;
-        let mut mean = vec![0f64; d];
-        for k in keys.chunks_exact(d) {
-            for (m, &x) in mean.iter_mut().zip(k) {
-                *m += f64::from(x);
-            }
-        }
-        mean.iter().map(|m| (m / rows) as f32).collect()
+        mean_row(keys, self.data.d)
     }
 }
 
@@ -471,20 +463,18 @@ pub fn run(o: &Options) -> Result<Run, String> {
         p.radius_v = rv;
         // Keys centred on the public mean key of the same model head: softmax(q·(k − μ))
         // = softmax(q·k), since q·μ is the same for every key.
-        let centred: Option<Vec<f32>> = reference.as_ref().filter(|_| o.center).map(|r| {
-            let mu = r.key_mean(meta.head_ids.get(h).copied().unwrap_or(h));
-            let mut k = data.keys(h).to_vec();
-            for row in k.chunks_exact_mut(data.d) {
-                row.iter_mut().zip(&mu).for_each(|(x, m)| *x -= m);
-            }
-            k
+        let centred_keys: Option<Vec<f32>> = reference.as_ref().filter(|_| o.center).map(|r| {
+            centred(
+                data.keys(h),
+                &r.key_mean(meta.head_ids.get(h).copied().unwrap_or(h)),
+            )
         });
         let hd = HeadData {
             n: data.n,
             m: data.m,
             d: data.d,
             dv: data.d,
-            k: centred.as_deref().unwrap_or(data.keys(h)),
+            k: centred_keys.as_deref().unwrap_or(data.keys(h)),
             v: data.values(h),
             q: data.queries(h),
             o: data.outputs(h),
@@ -528,13 +518,11 @@ fn public_signal(
     for (&h, &rv) in heads.iter().zip(&radius_v.per_head) {
         let id = meta.head_ids.get(h).copied().unwrap_or(h);
         let Some(pos) = r.head(id) else { continue };
-        let mut k = r.data.keys(pos).to_vec();
-        if o.center {
-            let mu = r.key_mean(id);
-            for row in k.chunks_exact_mut(d) {
-                row.iter_mut().zip(&mu).for_each(|(x, m)| *x -= m);
-            }
-        }
+        let k = if o.center {
+            centred(r.data.keys(pos), &r.key_mean(id))
+        } else {
+            r.data.keys(pos).to_vec()
+        };
         let hd = HeadData {
             n: r.data.n,
             m: r.data.m,

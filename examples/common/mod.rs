@@ -116,6 +116,26 @@ pub fn norm(x: &[f32]) -> f64 {
         .sqrt()
 }
 
+/// The mean of the rows of a row-major matrix with `dim` columns.
+pub fn mean_row(rows: &[f32], dim: usize) -> Vec<f32> {
+    let n = (rows.len() / dim).max(1) as f64;
+    let mut m = vec![0f64; dim];
+    for r in rows.chunks_exact(dim) {
+        m.iter_mut().zip(r).for_each(|(a, &x)| *a += f64::from(x));
+    }
+    m.iter().map(|a| (a / n) as f32).collect()
+}
+
+/// `rows` with `mu` subtracted from every row (keys centred on a public mean key: softmax
+/// is unchanged, since q·μ is the same for every key).
+pub fn centred(rows: &[f32], mu: &[f32]) -> Vec<f32> {
+    let mut out = rows.to_vec();
+    for row in out.chunks_exact_mut(mu.len().max(1)) {
+        row.iter_mut().zip(mu).for_each(|(x, m)| *x -= m);
+    }
+    out
+}
+
 /// p-th percentile (0..=100) of the row norms of a row-major matrix.
 pub fn norm_percentile(rows: &[f32], dim: usize, p: f64) -> f64 {
     let mut n: Vec<f64> = rows.chunks_exact(dim).map(norm).collect();

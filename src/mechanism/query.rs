@@ -130,8 +130,8 @@ impl<'a> Attn<'a> {
             return Err(Error::Misaligned);
         }
         let r = s.r;
-        // r ≥ 1 for every valid plan; the check lets the compiler drop the panic path of
-        // `chunks_exact` below (no panic is reachable from the C ABI: `.ci/harden.sh`).
+        // r ≥ 1 for every valid plan (`Attn::open` re-derives it): a plan claiming r = 0
+        // is a corrupt image, reported as such rather than answered with zeros.
         if r == 0 {
             return Err(Error::CorruptImage);
         }
